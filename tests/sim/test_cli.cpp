@@ -1,0 +1,122 @@
+// The worldloop executable: --version, `info` on a valid file and on every corruption class
+// (non-zero exit, one clear line on stderr), and `play` naming what is missing.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "model/tensor_io.h"
+#include "tests/model/crafted_safetensors.h"
+
+namespace wl {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs worldloop with `args` (already shell-quoted), capturing stdout and stderr separately.
+CliResult run_worldloop(const std::string& args, const std::string& env = "") {
+  fs::path dir = fs::temp_directory_path() / ("wl_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string out = (dir / "out").string(), err = (dir / "err").string();
+  std::string cmd = env + " '" WL_WORLDLOOP_EXE "' " + args + " >'" + out + "' 2>'" + err + "'";
+  int status = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  fs::remove_all(dir);
+  return r;
+}
+
+std::string write_temp(const std::string& name, const std::string& bytes) {
+  fs::path p = fs::temp_directory_path() / ("wl_cli_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return p.string();
+}
+
+TEST(Cli, Version) {
+  CliResult r = run_worldloop("--version");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("worldloop 0.", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("commit"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoPrintsSummaryAndTable) {
+  std::string path = write_temp("model.safetensors", "");
+  save_tensors(path,
+               {{"blocks.10.attn.qkv.weight", at::zeros({6, 4}, at::kBFloat16)},
+                {"blocks.2.attn.qkv.weight", at::zeros({6, 4}, at::kBFloat16)},
+                {"final_layer.linear.bias", at::zeros({8})}},
+               {{"format", "pt"}});
+  CliResult r = run_worldloop("info '" + path + "'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("tensors    3\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters 56\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("BF16 x2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("format = pt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[6, 4]"), std::string::npos) << r.out;
+  // Natural order: blocks.2 before blocks.10.
+  EXPECT_LT(r.out.find("blocks.2.attn"), r.out.find("blocks.10.attn")) << r.out;
+
+  CliResult filtered = run_worldloop("info '" + path + "' --prefix blocks.2.");
+  EXPECT_EQ(filtered.code, 0) << filtered.err;
+  EXPECT_NE(filtered.out.find("tensors    1\n"), std::string::npos) << filtered.out;
+  EXPECT_EQ(filtered.out.find("final_layer"), std::string::npos) << filtered.out;
+  fs::remove(path);
+}
+
+class CliCorrupt : public ::testing::TestWithParam<test::CraftedFile> {};
+
+TEST_P(CliCorrupt, InfoExitsNonZeroWithOneLine) {
+  const auto& c = GetParam();
+  std::string path = write_temp(c.name + ".safetensors", c.bytes);
+  CliResult r = run_worldloop("info '" + path + "'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("worldloop: error: " + path + ": ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "exactly one line: " << r.err;
+  fs::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Classes, CliCorrupt, ::testing::ValuesIn(test::corrupt_files()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(Cli, InfoOnMissingFileAndBadFlags) {
+  CliResult missing = run_worldloop("info /no/such/file.safetensors");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;
+  CliResult no_file = run_worldloop("info");
+  EXPECT_NE(no_file.code, 0);
+  CliResult bad = run_worldloop("--log-level loud");
+  EXPECT_NE(bad.code, 0);
+}
+
+TEST(Cli, PlaySaysWhatIsMissing) {
+  CliResult r = run_worldloop("play --world nosuchworld", "WL_ASSETS=/nonexistent");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("world 'nosuchworld' not found"), std::string::npos) << r.err;
+
+  fs::path dir = fs::temp_directory_path() / ("wl_cli_world_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CliResult no_weights = run_worldloop("play --model '" + dir.string() + "'");
+  EXPECT_EQ(no_weights.code, 1);
+  EXPECT_NE(no_weights.err.find("config.json is missing"), std::string::npos) << no_weights.err;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace wl

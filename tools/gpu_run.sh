@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# gpu_run.sh OUT_DIR: everything one GPU-machine session needs, in one call.
+#   - configures the CUDA build against the machine's preinstalled torch (python3's torch
+#     2.11.0+cu130; nothing is downloaded), builds with all cores,
+#   - runs the whole test suite (CUDA tests included; Vulkan through the NVIDIA driver when the
+#     loader was brought along in .gl/, see ../shared/reference/toolchain.md),
+#   - runs the benchmarks that exist (`worldloop bench --json`),
+#   - writes logs and JSON results into OUT_DIR: configure.log, build.log, ctest.log,
+#     ctest.xml (JUnit), bench.json, bench.log, machine.json, summary.json.
+# Usage on the device: bash tools/gpu_run.sh "$OUT"
+set -uo pipefail
+out=${1:?usage: tools/gpu_run.sh OUT_DIR}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${WL_BUILD_DIR:-$root/build-cuda}
+mkdir -p "$out" "$build"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
+
+# Vulkan loader carried from the build machine, if any (the GPU machine has none installed).
+if [ -d "$root/.gl" ] && ! ldconfig -p | grep -q libvulkan.so.1; then
+  for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+fi
+
+step() {   # step NAME COMMAND...: runs, logs to OUT/NAME.log, records the status and seconds
+  local name=$1; shift
+  local t0=$SECONDS
+  "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  printf '%s %s %s\n' "$name" "$rc" "$((SECONDS - t0))" >> "$out/steps.txt"
+  echo "[$name] exit $rc in $((SECONDS - t0)) s"
+  return $rc
+}
+
+: > "$out/steps.txt"
+{
+  echo "{"
+  echo "  \"date\": \"$(date -u +%FT%TZ)\","
+  echo "  \"commit\": \"$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)\","
+  echo "  \"gpu\": \"$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)\","
+  echo "  \"cpus\": $(nproc),"
+  echo "  \"torch\": \"$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)\","
+  echo "  \"nvcc\": \"$(nvcc --version 2>/dev/null | tail -1)\""
+  echo "}"
+} > "$out/machine.json"
+
+prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+step configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWL_CUDA=ON \
+  -DCMAKE_PREFIX_PATH="$prefix" -DWL_FUZZ_SECONDS=${WL_FUZZ_SECONDS:-20} || exit 1
+step build cmake --build "$build" -j "$(nproc)" || exit 1
+step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml"
+tests_rc=$?
+if "$build/sim/worldloop" bench --help > /dev/null 2>&1; then
+  step bench "$build/sim/worldloop" bench --json "$out/bench.json"
+fi
+tail -n 3 "$out/ctest.log"
+{
+  echo "{"
+  echo "  \"build_flavour\": \"$("$build/sim/worldloop" --version)\","
+  echo "  \"tests_exit\": $tests_rc,"
+  echo "  \"steps\": ["
+  awk '{printf "%s    {\"name\": \"%s\", \"exit\": %s, \"seconds\": %s}", (NR>1?",\n":""), $1, $2, $3} END {print ""}' "$out/steps.txt"
+  echo "  ]"
+  echo "}"
+} > "$out/summary.json"
+exit $tests_rc
