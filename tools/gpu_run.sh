@@ -15,14 +15,19 @@ build=${WL_BUILD_DIR:-$root/build-cuda}
 mkdir -p "$out" "$build"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
 
-# Vulkan loader carried from the build machine, if any (the GPU machine has none installed).
-if [ -d "$root/.gl" ] && ! ldconfig -p | grep -q libvulkan.so.1; then
-  for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
+# Debian packages carried from the build machine by tools/gpu_deps.sh (the GPU machine has no
+# Vulkan loader, and none of our header-only and test dependencies): runtime ones into /, the
+# build-only ones into /opt/wl-deps.
+deps_prefix=/opt/wl-deps
+if [ -d "$root/.deps" ]; then
+  for f in "$root"/.deps/runtime/*.deb; do dpkg -x "$f" /; done
+  for f in "$root"/.deps/build/*.deb; do dpkg -x "$f" "$deps_prefix"; done
   ldconfig
 fi
 if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
   export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 fi
+commit=${WL_COMMIT:-$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)}
 
 step() {   # step NAME COMMAND...: runs, logs to OUT/NAME.log, records the status and seconds
   local name=$1; shift
@@ -38,7 +43,7 @@ step() {   # step NAME COMMAND...: runs, logs to OUT/NAME.log, records the statu
 {
   echo "{"
   echo "  \"date\": \"$(date -u +%FT%TZ)\","
-  echo "  \"commit\": \"$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)\","
+  echo "  \"commit\": \"$commit\","
   echo "  \"gpu\": \"$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)\","
   echo "  \"cpus\": $(nproc),"
   echo "  \"torch\": \"$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)\","
@@ -47,9 +52,12 @@ step() {   # step NAME COMMAND...: runs, logs to OUT/NAME.log, records the statu
 } > "$out/machine.json"
 
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# Headless server build: no SDL2 window, no FFmpeg recording (neither is installed there), no fuzzer
+# (no clang there; CI fuzzes). pkg-config must not read the carried .pc files: they say prefix=/usr.
 step configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWL_CUDA=ON \
-  -DCMAKE_PREFIX_PATH="$prefix" -DWL_FUZZ_SECONDS=${WL_FUZZ_SECONDS:-20} || exit 1
-step build cmake --build "$build" -j "$(nproc)" || exit 1
+  -DCMAKE_PREFIX_PATH="$prefix;$deps_prefix/usr" -DPKG_CONFIG_USE_CMAKE_PREFIX_PATH=OFF \
+  -DWL_WINDOW=OFF -DWL_RECORDING=OFF -DWL_FUZZ=OFF -DWL_GIT_COMMIT="$commit" || { cat "$out/configure.log"; exit 1; }
+step build cmake --build "$build" -j "$(nproc)" || { tail -50 "$out/build.log"; exit 1; }
 step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml"
 tests_rc=$?
 if "$build/sim/worldloop" bench --help > /dev/null 2>&1; then

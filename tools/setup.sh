@@ -70,5 +70,5 @@ wl_setup() {
   wl_install_debian_packages
   wl_install_torch
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-  wl_configure_and_build "$@"
+  WL_CMAKE_ARGS="-DWL_WINDOW=ON -DWL_RECORDING=ON ${WL_CMAKE_ARGS:-}" wl_configure_and_build "$@"
 }
