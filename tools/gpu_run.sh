@@ -16,11 +16,12 @@ mkdir -p "$out" "$build"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
 
 # Debian packages carried from the build machine by tools/gpu_deps.sh (the GPU machine has no
-# Vulkan loader, and none of our header-only and test dependencies): runtime ones into /, the
+# Vulkan loader, and none of our header-only and test dependencies): runtime ones into / (and
+# beside the headers, so that the -dev symlinks resolve), the
 # build-only ones into /opt/wl-deps.
 deps_prefix=/opt/wl-deps
 if [ -d "$root/.deps" ]; then
-  for f in "$root"/.deps/runtime/*.deb; do dpkg -x "$f" /; done
+  for f in "$root"/.deps/runtime/*.deb; do dpkg -x "$f" /; dpkg -x "$f" "$deps_prefix"; done
   for f in "$root"/.deps/build/*.deb; do dpkg -x "$f" "$deps_prefix"; done
   ldconfig
 fi

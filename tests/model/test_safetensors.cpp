@@ -118,7 +118,9 @@ TEST(Safetensors, RoundTripsEveryDtypeZeroCopy) {
     EXPECT_EQ(got.scalar_type(), want.scalar_type()) << name;
     EXPECT_EQ(got.sizes(), want.sizes()) << name;
     EXPECT_TRUE(at::equal(got.view(at::kByte), want.contiguous().view(at::kByte))) << name;
-    if (got.numel() > 0) EXPECT_EQ(got.data_ptr(), file.data(file.entry(name))) << name << " was copied";
+    if (got.numel() > 0) {
+      EXPECT_EQ(got.data_ptr(), file.data(file.entry(name))) << name << " was copied";
+    }
   }
 }
 
@@ -189,7 +191,9 @@ TEST(Safetensors, FuzzCorpusHoldsOneSeedPerErrorClass) {
     std::string path = corpus + "/" + c.name + ".safetensors";
     if (write_dir) write_bytes(path, c.bytes);
     EXPECT_TRUE(fs::exists(path)) << "no fuzz seed for error class " << c.name << " at " << path;
-    if (fs::exists(path)) EXPECT_EQ(read_bytes(path), c.bytes) << "seed " << path << " differs from the crafted case";
+    if (fs::exists(path)) {
+      EXPECT_EQ(read_bytes(path), c.bytes) << "seed " << path << " differs from the crafted case";
+    }
   }
 }
 
