@@ -1,7 +1,8 @@
 // pack_rgba8_kernel: one thread per output pixel, reading the three planes and writing one
 // 32-bit RGBA word. Memory-bound; reads are coalesced along x, writes are 4-byte aligned because
 // dst_pitch is a multiple of 4 in every FrameTarget (checked). Matches pack_rgba8_cpu exactly:
-// same clamp order, round-half-even (__float2int_rn), NaN -> 0 via fmaxf.
+// same arithmetic without FMA contraction, same clamp order, round-half-even (__float2int_rn),
+// NaN -> 0 via fmaxf.
 #include <cuda_bf16.h>
 
 #include "kernels/cuda_check.h"
@@ -13,8 +14,10 @@ namespace {
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// __fmul_rn/__fadd_rn: nvcc would otherwise contract v * scale + offset into one FMA, whose single
+// rounding differs from the CPU spec's two at the .5 boundaries.
 __device__ __forceinline__ uint32_t quantize(float v, float scale, float offset) {
-  v = fminf(fmaxf(v * scale + offset, 0.f), 255.f);
+  v = fminf(fmaxf(__fadd_rn(__fmul_rn(v, scale), offset), 0.f), 255.f);
   return static_cast<uint32_t>(__float2int_rn(v));
 }
 
