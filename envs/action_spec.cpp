@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "envs/vpt_actions.h"
 #include "kernels/core/error.h"
 
 namespace wl {
@@ -29,6 +30,28 @@ void ActionSpec::validate(const ActionTensor& actions) const {
                dim.kind == ActionKind::Continuous ? "the range [" : "the integer range [", dim.min, ", ", dim.max, "]");
     }
   }
+}
+
+ActionSpec driving_action_spec() {
+  return {"driving",
+          {{"steer", ActionKind::Continuous, -1.f, 1.f, {}},
+           {"throttle", ActionKind::Continuous, 0.f, 1.f, {}},
+           {"brake", ActionKind::Continuous, 0.f, 1.f, {}}}};
+}
+
+ActionSpec robot_action_spec() {
+  ActionSpec spec{"robot", {}};
+  for (const char* name : {"dx", "dy", "dz", "droll", "dpitch", "dyaw"})
+    spec.dims.push_back({name, ActionKind::Continuous, -1.f, 1.f, {}});
+  spec.dims.push_back({"gripper", ActionKind::Continuous, 0.f, 1.f, {}});
+  return spec;
+}
+
+ActionSpec action_spec_for(const std::string& world) {
+  if (world == "voxel") return vpt_action_spec();
+  if (world == "driving") return driving_action_spec();
+  if (world == "robot") return robot_action_spec();
+  WL_FAIL("unknown world '", world, "'; hint: the worlds are voxel, driving and robot");
 }
 
 }  // namespace wl

@@ -36,4 +36,20 @@ struct ActionSpec {
   void validate(const ActionTensor& actions) const;
 };
 
+// [SECTION] The driving and robot action spaces (the voxel one is VPT's, in envs/vpt_actions.h).
+
+// Driving, [A = 3], CARLA's convention: steer in [-1, 1] (+ turns right), throttle and brake in [0, 1].
+inline constexpr int kDrivingSteer = 0, kDrivingThrottle = 1, kDrivingBrake = 2, kDrivingActionDims = 3;
+ActionSpec driving_action_spec();
+
+// Robot head-cam, [A = 7], the Bridge / Cosmos action-conditioned convention: a delta of the gripper
+// pose in the gripper frame (x forward, y left, z up; roll, pitch, yaw), each in [-1, 1] as a fraction
+// of the world's largest step per frame, then the gripper: 1 open, 0 closed.
+inline constexpr int kRobotDx = 0, kRobotDy = 1, kRobotDz = 2, kRobotDroll = 3, kRobotDpitch = 4, kRobotDyaw = 5,
+                     kRobotGripper = 6, kRobotActionDims = 7;
+ActionSpec robot_action_spec();
+
+// The spec of a world by name ("voxel", "driving", "robot"); throws wl::Error naming the known ones.
+ActionSpec action_spec_for(const std::string& world);
+
 }  // namespace wl
