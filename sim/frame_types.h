@@ -18,11 +18,13 @@ struct InputSnapshot {
   static constexpr int kAxisCount = 6;    // left x/y, right x/y, left trigger, right trigger
   double time_s = 0.0;                    // when it was sampled, seconds on the loop's clock
   std::bitset<kKeyCount> keys;            // keys held down
+  std::bitset<kKeyCount> keys_pressed;    // keys that went down since the last snapshot (no repeats)
   float mouse_dx = 0.f, mouse_dy = 0.f;   // relative motion in mouse counts since the last snapshot
   uint32_t mouse_buttons = 0;             // bit 0 left, 1 middle, 2 right, 3 x1, 4 x2
   float wheel = 0.f;                      // wheel ticks since the last snapshot (+ away from the user)
   std::array<float, kAxisCount> gamepad_axes{};  // sticks in [-1, 1], triggers in [0, 1]
   uint32_t gamepad_buttons = 0;           // one bit per SDL_GameControllerButton
+  bool focused = true;                    // the window has keyboard focus (always true headless)
 };
 
 // Actions for T latent frames of one world, row-major [T, A] (A = the world's ActionSpec width).

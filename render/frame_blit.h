@@ -1,0 +1,47 @@
+// The commands that put a frame on an output image: upload the FrameTarget's pixels, clear the
+// output to the letterbox colour, blit the frame into the centred rectangle that keeps its aspect
+// ratio, and (headless) copy the result into a host-visible buffer.
+//
+// Shapes: source RGBA8 [frame_h, frame_w]; output [out_h, out_w] in the swapchain's format (or RGBA8
+// headless). vkCmdBlitImage does the scaling and the RGBA -> BGRA swizzle, so no shader is needed.
+// Called by the presenter while it records each frame; letterbox() is pure and tested on its own.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <array>
+
+#include "render/presenter.h"
+#include "render/vk_context.h"
+
+namespace wl {
+
+// A pixel rectangle in an output image.
+struct Rect {
+  int x = 0, y = 0, width = 0, height = 0;
+  bool operator==(const Rect&) const = default;
+};
+
+// The largest rectangle with the source's aspect ratio that fits in the output, centred.
+// Both sides are at least one pixel; a zero-sized input gives an empty rectangle.
+Rect letterbox(int source_width, int source_height, int output_width, int output_height);
+
+// One image layout transition with the access scopes either side.
+void image_barrier(VkCommandBuffer cmd, VkImage image, VkImageLayout from, VkImageLayout to,
+                   VkPipelineStageFlags src_stage, VkAccessFlags src_access,
+                   VkPipelineStageFlags dst_stage, VkAccessFlags dst_access);
+
+// staging (host-written, tightly packed rows) -> source image, left in TRANSFER_SRC_OPTIMAL.
+void record_upload(VkCommandBuffer cmd, const GpuBuffer& staging, const GpuImage& source);
+
+// Clears `output` (in UNDEFINED layout, whose earlier contents are discarded) to `clear` and blits
+// `source` (TRANSFER_SRC_OPTIMAL) into its letterbox; leaves `output` in TRANSFER_DST_OPTIMAL.
+// An acquire semaphore for `output` must be waited at the TRANSFER stage: the first transition
+// is scoped to it.
+void record_letterbox_blit(VkCommandBuffer cmd, const GpuImage& source, VkImage output, VkExtent2D output_extent,
+                           Filter filter, const std::array<float, 4>& clear);
+
+// output (TRANSFER_SRC_OPTIMAL) -> readback buffer, tightly packed rows, host-visible after the fence.
+void record_readback(VkCommandBuffer cmd, VkImage output, VkExtent2D extent, const GpuBuffer& readback);
+
+}  // namespace wl

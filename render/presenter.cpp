@@ -1,0 +1,407 @@
+// Presenter: frame slots, swapchain upkeep and the per-frame command recording. See presenter.h.
+//
+// Per frame: begin_frame() waits for the slot's fence and frees what the slot retired; present()
+// acquires a swapchain image (windowed), records upload -> clear + letterbox blit -> present layout
+// (or -> readback, headless), submits with the slot's fence and presents. Swapchain changes are
+// handled here and reported as FrameStatus::SwapchainStale. The window half builds only with
+// WL_WITH_WINDOW (SDL2 present); headless builds (the GPU server) refuse windowed presenters.
+#include "render/presenter.h"
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+#include "kernels/core/log.h"
+#include "render/deletion_queue.h"
+#include "render/frame_blit.h"
+#include "render/overlay_renderer.h"
+#include "render/swapchain.h"
+#include "render/vk_check.h"
+#include "render/vk_context.h"
+#ifdef WL_WITH_WINDOW
+#include "render/window.h"
+#endif
+
+namespace wl {
+namespace {
+
+constexpr const char* kLogTag = "present";
+constexpr VkFormat kFrameFormat = VK_FORMAT_R8G8B8A8_UNORM;
+
+// Everything one frame in flight uses. Declared in creation order; C++ destroys it in reverse,
+// the retired owners first.
+struct FrameSlot {
+  UniqueCommandPool pool;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;   // freed with `pool`
+  UniqueFence done;                        // signalled when the slot's last submission finished
+  UniqueSemaphore image_acquired;          // windowed: the swapchain image may be written
+  GpuBuffer staging;                       // host-visible; the FrameTarget points into it
+  GpuImage source;                         // the frame, device-local, blitted from
+  GpuImage output;                         // headless: the composed output
+  GpuBuffer readback;                      // headless: the output in host memory
+  UniqueImageView output_view;             // headless with overlay: the pass draws through these
+  UniqueFramebuffer output_framebuffer;
+  DeletionQueue retired;                   // freed when `done` next signals
+};
+
+}  // namespace
+
+struct Presenter::Impl {
+  explicit Impl(const PresenterInfo& info);
+  ~Impl();
+  FrameSlot make_slot() const;
+  bool windowed() const { return swapchain.has_value(); }
+  FrameStatus present_windowed(FrameSlot& slot);
+  FrameStatus present_headless(FrameSlot& slot);
+  void record(FrameSlot& slot, VkImage output, VkExtent2D extent, VkFramebuffer overlay_target);
+  void submit(FrameSlot& slot, VkSemaphore wait, VkSemaphore signal);
+  void recreate_swapchain(VkExtent2D size, FrameSlot& slot);
+
+  PresenterInfo info;
+  PresenterStats stats;
+  uint32_t current = 0;        // the slot begin_frame() handed out
+  bool in_frame = false;       // between begin_frame() and present()
+  int last_presented = -1;     // headless: the slot holding the newest output
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_present = start;
+  // Declared in creation order; destroyed in reverse: slots (with retired swapchains), the
+  // swapchain (and its framebuffers), the overlay, the Vulkan context (device, surface, instance),
+  // then the window.
+#ifdef WL_WITH_WINDOW
+  std::unique_ptr<Window> window;
+#endif
+  std::unique_ptr<VulkanContext> context;
+  std::unique_ptr<OverlayRenderer> overlay;
+  std::optional<Swapchain> swapchain;
+  std::vector<FrameSlot> slots;
+};
+
+// [SECTION] Set-up and teardown
+
+Presenter::Impl::Impl(const PresenterInfo& in) : info(in) {
+  WL_CHECK(info.frame_width > 0 && info.frame_height > 0, "frame size must be positive, got ",
+           info.frame_width, "x", info.frame_height);
+  WL_CHECK(info.output_width > 0 && info.output_height > 0, "output size must be positive, got ",
+           info.output_width, "x", info.output_height);
+  WL_CHECK(info.frames_in_flight >= 1 && info.frames_in_flight <= 4, "frames_in_flight must be 1-4, got ",
+           info.frames_in_flight);
+
+  VulkanContextInfo context_info;
+  context_info.app_name = info.title;
+  context_info.validation = info.validation;
+#ifdef WL_WITH_WINDOW
+  if (!info.headless) {
+    window = std::make_unique<Window>(WindowInfo{info.title, info.output_width, info.output_height, info.resizable});
+    context_info.instance_extensions = window->vulkan_instance_extensions();
+    context_info.create_surface = [w = window.get()](VkInstance instance) { return w->create_surface(instance); };
+  }
+#else
+  WL_CHECK(info.headless, "this build has no window support (built with WL_WINDOW=OFF or without SDL2); "
+           "set PresenterInfo::headless or rebuild with libsdl2-dev installed");
+#endif
+  context = std::make_unique<VulkanContext>(context_info);
+
+  VkImageFormatProperties limits;
+  WL_VK_CHECK(vkGetPhysicalDeviceImageFormatProperties(
+      context->physical_device(), kFrameFormat, VK_IMAGE_TYPE_2D, VK_IMAGE_TILING_OPTIMAL,
+      VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT, 0, &limits));
+  WL_CHECK(static_cast<uint32_t>(info.frame_width) <= limits.maxExtent.width &&
+               static_cast<uint32_t>(info.frame_height) <= limits.maxExtent.height,
+           "frame ", info.frame_width, "x", info.frame_height, " exceeds the device's image limit ",
+           limits.maxExtent.width, "x", limits.maxExtent.height);
+  if (info.filter == Filter::Linear) {
+    VkFormatProperties props;
+    vkGetPhysicalDeviceFormatProperties(context->physical_device(), kFrameFormat, &props);
+    WL_CHECK(props.optimalTilingFeatures & VK_FORMAT_FEATURE_SAMPLED_IMAGE_FILTER_LINEAR_BIT,
+             context->device_name(), " cannot filter RGBA8 linearly; use Filter::Nearest");
+  }
+
+#ifdef WL_WITH_WINDOW
+  if (window) swapchain.emplace(*context, window->drawable_size(), info.present_mode, VK_NULL_HANDLE);
+#endif
+  if (info.overlay) {
+    OverlayRendererInfo renderer;
+    renderer.context = context.get();
+    renderer.format = windowed() ? swapchain->format() : kFrameFormat;
+    renderer.final_layout = windowed() ? VK_IMAGE_LAYOUT_PRESENT_SRC_KHR : VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    renderer.frames_in_flight = static_cast<uint32_t>(info.frames_in_flight);
+#ifdef WL_WITH_WINDOW
+    if (window) {
+      renderer.window = window->sdl_window();
+      overlay = std::make_unique<OverlayRenderer>(info.overlay_info, renderer);
+      window->set_event_listener([o = overlay.get()](const SDL_Event& event) { o->process_event(event); });
+      swapchain->create_framebuffers(overlay->render_pass());
+    }
+#endif
+    if (!overlay) overlay = std::make_unique<OverlayRenderer>(info.overlay_info, renderer);
+  }
+  for (int i = 0; i < info.frames_in_flight; ++i) slots.push_back(make_slot());
+  stats.device_name = context->device_name();
+}
+
+Presenter::Impl::~Impl() {
+  if (context) vkDeviceWaitIdle(context->device());
+}
+
+FrameSlot Presenter::Impl::make_slot() const {
+  VkDevice device = context->device();
+  FrameSlot slot;
+  VkCommandPoolCreateInfo pool_create{};
+  pool_create.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+  pool_create.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+  pool_create.queueFamilyIndex = context->queue_family();
+  VkCommandPool pool = VK_NULL_HANDLE;
+  WL_VK_CHECK(vkCreateCommandPool(device, &pool_create, nullptr, &pool));
+  slot.pool = UniqueCommandPool(device, pool);
+  VkCommandBufferAllocateInfo allocate{};
+  allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+  allocate.commandPool = pool;
+  allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  allocate.commandBufferCount = 1;
+  WL_VK_CHECK(vkAllocateCommandBuffers(device, &allocate, &slot.cmd));
+
+  // Created signalled, so the first begin_frame() does not wait for a frame that never ran.
+  VkFenceCreateInfo fence_create{};
+  fence_create.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+  fence_create.flags = VK_FENCE_CREATE_SIGNALED_BIT;
+  VkFence fence = VK_NULL_HANDLE;
+  WL_VK_CHECK(vkCreateFence(device, &fence_create, nullptr, &fence));
+  slot.done = UniqueFence(device, fence);
+  if (windowed()) {
+    VkSemaphoreCreateInfo semaphore_create{};
+    semaphore_create.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    VkSemaphore semaphore = VK_NULL_HANDLE;
+    WL_VK_CHECK(vkCreateSemaphore(device, &semaphore_create, nullptr, &semaphore));
+    slot.image_acquired = UniqueSemaphore(device, semaphore);
+  }
+
+  constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  VkExtent2D frame{static_cast<uint32_t>(info.frame_width), static_cast<uint32_t>(info.frame_height)};
+  slot.staging = context->create_buffer(VkDeviceSize{frame.width} * frame.height * 4,
+                                        VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost);
+  slot.source = context->create_image(frame, kFrameFormat,
+                                      VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT);
+  if (!windowed()) {
+    VkExtent2D out{static_cast<uint32_t>(info.output_width), static_cast<uint32_t>(info.output_height)};
+    slot.output = context->create_image(out, kFrameFormat,
+                                        VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT |
+                                            VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT);
+    // Cached memory makes the host's reads of the readback fast where the device offers it.
+    slot.readback = context->create_buffer(VkDeviceSize{out.width} * out.height * 4,
+                                           VK_BUFFER_USAGE_TRANSFER_DST_BIT, kHost,
+                                           VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    if (overlay) {
+      VkImageViewCreateInfo view_create{};
+      view_create.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
+      view_create.image = slot.output.image.get();
+      view_create.viewType = VK_IMAGE_VIEW_TYPE_2D;
+      view_create.format = kFrameFormat;
+      view_create.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+      VkImageView view = VK_NULL_HANDLE;
+      WL_VK_CHECK(vkCreateImageView(device, &view_create, nullptr, &view));
+      slot.output_view = UniqueImageView(device, view);
+      VkFramebufferCreateInfo framebuffer_create{};
+      framebuffer_create.sType = VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO;
+      framebuffer_create.renderPass = overlay->render_pass();
+      framebuffer_create.attachmentCount = 1;
+      framebuffer_create.pAttachments = slot.output_view.ptr();
+      framebuffer_create.width = out.width;
+      framebuffer_create.height = out.height;
+      framebuffer_create.layers = 1;
+      VkFramebuffer framebuffer = VK_NULL_HANDLE;
+      WL_VK_CHECK(vkCreateFramebuffer(device, &framebuffer_create, nullptr, &framebuffer));
+      slot.output_framebuffer = UniqueFramebuffer(device, framebuffer);
+    }
+  }
+  return slot;
+}
+
+// [SECTION] Per frame
+
+#ifdef WL_WITH_WINDOW
+FrameStatus Presenter::Impl::present_windowed(FrameSlot& slot) {
+  if (window->close_requested()) return FrameStatus::Closed;
+  VkExtent2D size = window->drawable_size();
+  if (size.width == 0 || size.height == 0) return FrameStatus::SwapchainStale;   // minimised
+  VkExtent2D current_extent = swapchain->extent();
+  if (size.width != current_extent.width || size.height != current_extent.height) {
+    recreate_swapchain(size, slot);
+    return FrameStatus::SwapchainStale;
+  }
+
+  VkDevice device = context->device();
+  uint32_t index = 0;
+  VkResult acquired = vkAcquireNextImageKHR(device, swapchain->get(), UINT64_MAX, slot.image_acquired.get(),
+                                            VK_NULL_HANDLE, &index);
+  if (acquired == VK_ERROR_OUT_OF_DATE_KHR) {
+    recreate_swapchain(size, slot);
+    return FrameStatus::SwapchainStale;
+  }
+  // SUBOPTIMAL still signals the semaphore: draw and present this image, then recreate.
+  if (acquired != VK_SUBOPTIMAL_KHR) WL_VK_CHECK(acquired);
+
+  record(slot, swapchain->image(index), swapchain->extent(), overlay ? swapchain->framebuffer(index) : VK_NULL_HANDLE);
+  submit(slot, slot.image_acquired.get(), swapchain->render_finished(index));
+
+  VkPresentInfoKHR present{};
+  present.sType = VK_STRUCTURE_TYPE_PRESENT_INFO_KHR;
+  present.waitSemaphoreCount = 1;
+  VkSemaphore finished = swapchain->render_finished(index);
+  present.pWaitSemaphores = &finished;
+  present.swapchainCount = 1;
+  VkSwapchainKHR handle = swapchain->get();
+  present.pSwapchains = &handle;
+  present.pImageIndices = &index;
+  VkResult presented = vkQueuePresentKHR(context->queue(), &present);
+  if (presented == VK_ERROR_OUT_OF_DATE_KHR || presented == VK_SUBOPTIMAL_KHR || acquired == VK_SUBOPTIMAL_KHR) {
+    recreate_swapchain(window->drawable_size(), slot);
+    return FrameStatus::SwapchainStale;
+  }
+  WL_VK_CHECK(presented);
+  return FrameStatus::Presented;
+}
+
+// The old swapchain may still be read by frames in flight on other slots. It is retired into this
+// slot's queue, which is flushed when this slot comes round again: by then begin_frame() has waited
+// for every other slot, so every frame that used the old images has finished.
+void Presenter::Impl::recreate_swapchain(VkExtent2D size, FrameSlot& slot) {
+  ++stats.swapchain_recreations;
+  if (size.width == 0 || size.height == 0) return;   // minimised: recreated when it comes back
+  Swapchain fresh(*context, size, info.present_mode, swapchain->get());
+  slot.retired.defer(std::move(*swapchain));
+  *swapchain = std::move(fresh);
+  if (overlay) swapchain->create_framebuffers(overlay->render_pass());
+  WL_LOG_DEBUG(kLogTag, "swapchain recreated at ", size.width, "x", size.height);
+}
+#endif
+
+FrameStatus Presenter::Impl::present_headless(FrameSlot& slot) {
+  record(slot, slot.output.image.get(), slot.output.extent, slot.output_framebuffer.get());
+  submit(slot, VK_NULL_HANDLE, VK_NULL_HANDLE);
+  last_presented = static_cast<int>(current);
+  return FrameStatus::Presented;
+}
+
+void Presenter::Impl::record(FrameSlot& slot, VkImage output, VkExtent2D extent, VkFramebuffer overlay_target) {
+  WL_VK_CHECK(vkResetCommandPool(context->device(), slot.pool.get(), 0));
+  VkCommandBufferBeginInfo begin{};
+  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VkCommandBuffer cmd = slot.cmd;
+  WL_VK_CHECK(vkBeginCommandBuffer(cmd, &begin));
+  record_upload(cmd, slot.staging, slot.source);
+  ++stats.host_uploads;
+  record_letterbox_blit(cmd, slot.source, output, extent, info.filter, info.clear_color);
+  if (overlay) {
+    auto now = std::chrono::steady_clock::now();
+    float frame_seconds = std::chrono::duration<float>(now - last_present).count();
+    last_present = now;
+    // The overlay pass ends in the final layout (present, or transfer source for the readback).
+    overlay->record(cmd, output, overlay_target, extent, frame_seconds);
+    if (!windowed()) record_readback(cmd, output, extent, slot.readback);
+  } else if (windowed()) {
+    image_barrier(cmd, output, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_PRESENT_SRC_KHR,
+                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0);
+  } else {
+    image_barrier(cmd, output, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  VK_ACCESS_TRANSFER_READ_BIT);
+    record_readback(cmd, output, extent, slot.readback);
+  }
+  WL_VK_CHECK(vkEndCommandBuffer(cmd));
+}
+
+void Presenter::Impl::submit(FrameSlot& slot, VkSemaphore wait, VkSemaphore signal) {
+  // The fence is reset only here, right before the submission that signals it again: an early
+  // return (stale swapchain) leaves it signalled and the next begin_frame() does not hang.
+  WL_VK_CHECK(vkResetFences(context->device(), 1, slot.done.ptr()));
+  VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_TRANSFER_BIT;   // the first write is the clear
+  VkSubmitInfo submit{};
+  submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+  submit.waitSemaphoreCount = wait ? 1 : 0;
+  submit.pWaitSemaphores = &wait;
+  submit.pWaitDstStageMask = &wait_stage;
+  submit.commandBufferCount = 1;
+  submit.pCommandBuffers = &slot.cmd;
+  submit.signalSemaphoreCount = signal ? 1 : 0;
+  submit.pSignalSemaphores = &signal;
+  WL_VK_CHECK(vkQueueSubmit(context->queue(), 1, &submit, slot.done.get()));
+}
+
+// [SECTION] Public verbs
+
+Presenter::Presenter(const PresenterInfo& info) : impl_(std::make_unique<Impl>(info)) {}
+Presenter::~Presenter() = default;
+
+InputSnapshot Presenter::poll_input() {
+#ifdef WL_WITH_WINDOW
+  if (impl_->window) return impl_->window->poll();
+#endif
+  InputSnapshot snapshot;
+  snapshot.time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->start).count();
+  return snapshot;
+}
+
+FrameTarget Presenter::begin_frame() {
+  Impl& m = *impl_;
+  WL_CHECK(!m.in_frame, "begin_frame() called twice; call present() after writing each frame");
+  FrameSlot& slot = m.slots[m.current];
+  WL_VK_CHECK(vkWaitForFences(m.context->device(), 1, slot.done.ptr(), VK_TRUE, UINT64_MAX));
+  slot.retired.flush();
+  m.in_frame = true;
+  FrameTarget target;
+  target.pixels = static_cast<uint8_t*>(slot.staging.mapped);
+  target.width = m.info.frame_width;
+  target.height = m.info.frame_height;
+  target.row_pitch = int64_t{m.info.frame_width} * 4;
+  target.on_device = false;
+  return target;
+}
+
+FrameStatus Presenter::present() {
+  Impl& m = *impl_;
+  WL_CHECK(m.in_frame, "present() without begin_frame(); begin_frame() returns the target to write into");
+  m.in_frame = false;
+  FrameSlot& slot = m.slots[m.current];
+#ifdef WL_WITH_WINDOW
+  FrameStatus status = m.windowed() ? m.present_windowed(slot) : m.present_headless(slot);
+#else
+  FrameStatus status = m.present_headless(slot);
+#endif
+  // Advance even when nothing was submitted, so a retired swapchain waits for every other slot.
+  m.current = (m.current + 1) % m.slots.size();
+  if (status == FrameStatus::Presented) ++m.stats.frames_presented;
+  if (status == FrameStatus::SwapchainStale) ++m.stats.frames_stale;
+  return status;
+}
+
+bool Presenter::read_frame(std::vector<uint8_t>& rgba, int& width, int& height) {
+  Impl& m = *impl_;
+  WL_CHECK(!m.windowed(), "read_frame() reads the headless output; make the presenter with headless = true");
+  if (m.last_presented < 0) return false;
+  FrameSlot& slot = m.slots[m.last_presented];
+  WL_VK_CHECK(vkWaitForFences(m.context->device(), 1, slot.done.ptr(), VK_TRUE, UINT64_MAX));
+  width = static_cast<int>(slot.output.extent.width);
+  height = static_cast<int>(slot.output.extent.height);
+  rgba.resize(static_cast<size_t>(slot.readback.size));
+  std::memcpy(rgba.data(), slot.readback.mapped, rgba.size());
+  return true;
+}
+
+PresenterStats Presenter::stats() const {
+  PresenterStats out = impl_->stats;
+  out.validation_messages = impl_->context->validation_messages();
+  return out;
+}
+
+Overlay* Presenter::overlay() { return impl_->overlay.get(); }
+
+void Presenter::set_window_size(int width, int height) {
+  WL_CHECK(impl_->windowed(), "set_window_size() needs a window; this presenter is headless");
+#ifdef WL_WITH_WINDOW
+  impl_->window->set_size(width, height);
+#endif
+}
+
+}  // namespace wl

@@ -1,0 +1,99 @@
+// Presenter: puts the frames the engine writes on screen, or renders them offscreen (headless).
+//
+//   Presenter presenter({.frame_width = 640, .frame_height = 360});
+//   while (true) {
+//     InputSnapshot input = presenter.poll_input();     // once per displayed frame
+//     FrameTarget target = presenter.begin_frame();     // RGBA8 [frame_h, row_pitch] to write into
+//     ... decoder writes target.pixels ...
+//     if (presenter.present() == FrameStatus::Closed) break;
+//   }
+//
+// The frame is letterboxed into the window (or the headless output), aspect ratio kept. Windowed
+// mode uses SDL2 + a Vulkan swapchain; headless mode needs no window or X server and read_frame()
+// returns the composed RGBA pixels. With `overlay` on, the ImGui panel is drawn on top (see
+// overlay.h). Called by the frame loop's "present" stage, `worldloop view`
+// and tests. Not thread-safe: poll, begin and present from one thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "render/overlay.h"
+#include "sim/frame_types.h"
+
+namespace wl {
+
+// How the frame is sampled when it is scaled to the output.
+enum class Filter {
+  Nearest,   // blocky, exact at integer scales
+  Linear,    // smooth
+};
+
+// How presented frames meet the display refresh (windowed mode).
+enum class PresentMode {
+  Fifo,        // vsync, always offered (the default)
+  Mailbox,     // vsync without blocking, newest frame wins; Fifo when not offered
+  Immediate,   // no vsync, may tear; Fifo when not offered
+};
+
+struct PresenterInfo {
+  bool headless = false;               // render offscreen: no SDL, no window, no X server
+  int frame_width = 640;               // size of the FrameTarget the engine writes, in pixels
+  int frame_height = 360;
+  int output_width = 1280;             // initial window client size, or the headless output size
+  int output_height = 720;
+  const char* title = "worldloop";     // window title
+  bool resizable = true;               // the user may resize the window
+  Filter filter = Filter::Linear;      // sampling when the frame is scaled
+  PresentMode present_mode = PresentMode::Fifo;
+  int frames_in_flight = 2;            // frames the CPU may record ahead of the GPU, 1-4
+  std::array<float, 4> clear_color = {0.f, 0.f, 0.f, 1.f};   // letterbox bars, RGBA in [0, 1]
+  bool validation = false;             // Vulkan validation layers; messages are logged and counted
+  bool overlay = false;                // draw the ImGui control overlay over the frame
+  OverlayInfo overlay_info;            // its start-up options (state policy names, ...)
+};
+
+// Counters since the presenter was made.
+struct PresenterStats {
+  int64_t frames_presented = 0;        // present() calls that returned Presented
+  int64_t frames_stale = 0;            // present() calls that returned SwapchainStale
+  int64_t swapchain_recreations = 0;
+  int64_t host_uploads = 0;            // staging-buffer -> image copies (one per frame on CPU builds)
+  int validation_messages = 0;         // warnings and errors from the validation layers
+  std::string device_name;             // the Vulkan device in use
+};
+
+class Presenter {
+ public:
+  explicit Presenter(const PresenterInfo& info);   // throws wl::Error
+  ~Presenter();                                      // waits for the GPU, then frees in reverse order
+  Presenter(const Presenter&) = delete;
+  Presenter& operator=(const Presenter&) = delete;
+
+  // Drains window events into a snapshot (headless: an empty one, focused).
+  InputSnapshot poll_input();
+  // Waits until this frame slot's previous use is done and returns where to write the next frame.
+  FrameTarget begin_frame();
+  // Uploads the target, letterboxes it, and presents (or renders offscreen). Expected conditions
+  // come back as values: SwapchainStale when the window changed (the swapchain was recreated and
+  // this frame may not have been shown), Closed once the user closed the window.
+  FrameStatus present();
+  // Headless: copies the most recently presented output, RGBA8 rows of output_width * 4 bytes, into
+  // `rgba` (resized to fit). False before the first present. Waits for that frame's GPU work.
+  bool read_frame(std::vector<uint8_t>& rgba, int& width, int& height);
+
+  PresenterStats stats() const;
+  // The control overlay (settings, commands, the numbers it shows); nullptr unless info.overlay.
+  Overlay* overlay();
+  // Windowed: resizes the window's client area (tests use it; users drag the frame).
+  void set_window_size(int width, int height);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wl

@@ -1,0 +1,106 @@
+// The ImGui overlay: drawn headless over a known pattern it changes pixels only inside the area it
+// reports drawing, and hidden it changes none. Settings persist; commands are handed over once.
+// The window half (F1, a validation-clean run) is in test_window.cpp.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "render/presenter.h"
+#include "tests/render/patterns.h"
+
+
+namespace wl {
+namespace {
+
+PresenterInfo overlay_info(bool visible) {
+  PresenterInfo info;
+  info.headless = true;
+  info.frame_width = 320;
+  info.frame_height = 240;
+  info.output_width = 320;
+  info.output_height = 240;
+  info.filter = Filter::Nearest;
+  info.validation = true;
+  info.overlay = true;
+  info.overlay_info.visible = visible;
+  return info;
+}
+
+struct Diff {
+  int changed = 0;          // pixels that differ from the pattern
+  int outside_bounds = 0;   // of those, pixels outside the overlay's reported bounds
+};
+
+// Presents the pattern `frames` times (ImGui sizes auto-fitting windows on their first frame).
+Diff present_and_diff(Presenter& presenter, int frames) {
+  OverlayFrame numbers;
+  numbers.stages = {{"denoise block", 12.5f}, {"decode", 3.25f}, {"present", 0.5f}};
+  numbers.model_info = "test model";
+  for (int i = 0; i < frames; ++i) {
+    presenter.overlay()->update(numbers);
+    write_pattern(presenter.begin_frame(), 0);
+    EXPECT_EQ(presenter.present(), FrameStatus::Presented);
+  }
+  std::vector<uint8_t> rgba;
+  int w = 0, h = 0;
+  EXPECT_TRUE(presenter.read_frame(rgba, w, h));
+  OverlayBounds b = presenter.overlay()->last_bounds();
+  Diff diff;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      Rgba want = pattern_pixel(x, y, 0);
+      const uint8_t* p = rgba.data() + (static_cast<size_t>(y) * w + x) * 4;
+      if (p[0] == want.r && p[1] == want.g && p[2] == want.b) continue;
+      ++diff.changed;
+      if (x < b.x0 || x >= b.x1 || y < b.y0 || y >= b.y1) ++diff.outside_bounds;
+    }
+  }
+  return diff;
+}
+
+TEST(Overlay, DrawsOnlyWhereItSaysAndNothingWhenHidden) {
+  Presenter presenter(overlay_info(true));
+  ASSERT_NE(presenter.overlay(), nullptr);
+  Diff shown = present_and_diff(presenter, 3);
+  OverlayBounds b = presenter.overlay()->last_bounds();
+  EXPECT_FALSE(b.empty());
+  EXPECT_GT(shown.changed, 1000);
+  EXPECT_EQ(shown.outside_bounds, 0);
+  EXPECT_LE(b.x0, 10.f);   // the panel sits at the top-left margin
+  EXPECT_LE(b.y0, 10.f);
+
+  presenter.overlay()->set_visible(false);
+  Diff hidden = present_and_diff(presenter, 1);
+  EXPECT_EQ(hidden.changed, 0);
+  EXPECT_TRUE(presenter.overlay()->last_bounds().empty());
+  EXPECT_EQ(presenter.stats().validation_messages, 0);
+}
+
+TEST(Overlay, StartsHiddenWhenAsked) {
+  Presenter presenter(overlay_info(false));
+  EXPECT_EQ(present_and_diff(presenter, 2).changed, 0);
+  EXPECT_EQ(presenter.stats().validation_messages, 0);
+}
+
+TEST(Overlay, SettingsPersistAndCommandsAreTakenOnce) {
+  Presenter presenter(overlay_info(true));
+  Overlay& overlay = *presenter.overlay();
+  overlay.settings().denoise_steps = 8;
+  present_and_diff(presenter, 1);
+  EXPECT_EQ(overlay.settings().denoise_steps, 8);
+  OverlayCommands first = overlay.take_commands();
+  EXPECT_FALSE(first.reset);
+  EXPECT_EQ(first.save_slot, -1);
+  EXPECT_EQ(first.load_slot, -1);
+}
+
+TEST(Overlay, AbsentUnlessAsked) {
+  PresenterInfo info = overlay_info(true);
+  info.overlay = false;
+  Presenter presenter(info);
+  EXPECT_EQ(presenter.overlay(), nullptr);
+}
+
+
+}  // namespace
+}  // namespace wl
