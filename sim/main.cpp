@@ -4,6 +4,7 @@
 //   worldloop --version
 //   worldloop info FILE.safetensors [--prefix P]
 //   worldloop play [--world NAME | --model DIR]
+//   worldloop bench [--section worlds] [--repeats N] [--json FILE]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -12,6 +13,7 @@
 #include "kernels/core/error.h"
 #include "kernels/core/log.h"
 #include "model/safetensors.h"
+#include "sim/bench.h"
 #include "sim/info.h"
 #include "sim/version.h"
 #include "sim/world_files.h"
@@ -54,6 +56,14 @@ int main(int argc, char** argv) {
   auto* world_opt = play_cmd->add_option("--world", play.world, "Shipped world: voxel, driving or robot")->capture_default_str();
   play_cmd->add_option("--model", play.model_dir, "A world directory (config.json + model.safetensors)")->excludes(world_opt);
 
+  wl::BenchOptions bench;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "Measure speed and memory; prints a table, optionally JSON");
+  bench_cmd->add_option("--section", bench.sections, "Run only these sections (worlds)");
+  bench_cmd->add_option("--repeats", bench.repeats, "Timed repetitions per row; the median is reported")->capture_default_str();
+  bench_cmd->add_option("--world-frames", bench.world_frames, "Steps per repetition for the worlds section")->capture_default_str();
+  bench_cmd->add_option("--world-size", bench.world_size, "World frame width and height in pixels")->capture_default_str();
+  bench_cmd->add_option("--json", bench.json_path, "Also write the results as JSON to this file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,6 +81,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*play_cmd) return run_play(play);
+    if (*bench_cmd) {
+      wl::run_bench(bench, std::cout);
+      return 0;
+    }
     std::cout << app.help();
     return 0;
   } catch (const std::exception& e) {

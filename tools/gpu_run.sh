@@ -57,7 +57,7 @@ prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 # (no clang there; CI fuzzes). pkg-config must not read the carried .pc files: they say prefix=/usr.
 step configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWL_CUDA=ON \
   -DCMAKE_PREFIX_PATH="$prefix;$deps_prefix/usr" -DPKG_CONFIG_USE_CMAKE_PREFIX_PATH=OFF \
-  -DWL_WINDOW=OFF -DWL_RECORDING=OFF -DWL_FUZZ=OFF -DWL_GIT_COMMIT="$commit" || { cat "$out/configure.log"; exit 1; }
+  -DWL_WINDOW=OFF -DWL_RECORDING=OFF -DWL_FUZZ=OFF -DWL_GIT_COMMIT_OVERRIDE="$commit" || { cat "$out/configure.log"; exit 1; }
 step build cmake --build "$build" -j "$(nproc)" || { tail -50 "$out/build.log"; exit 1; }
 step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml"
 tests_rc=$?

@@ -24,7 +24,7 @@ class Error : public std::runtime_error {
 template <typename... Args>
 std::string str(Args&&... args) {
   std::ostringstream out;
-  (out << ... << std::forward<Args>(args));
+  if constexpr (sizeof...(Args) > 0) (out << ... << std::forward<Args>(args));
   return out.str();
 }
 
@@ -37,21 +37,27 @@ constexpr const char* base_name(const char* path) {
   return base;
 }
 
+// `what` names the failed API call ("CUDA call `cudaMalloc(...)`"); nullptr for plain checks, whose
+// message already says what was expected and found.
 [[noreturn]] inline void throw_check(const char* file, int line, const char* what, const std::string& message) {
-  throw Error(str(message, message.empty() ? "" : " ", "(", what, " at ", base_name(file), ":", line, ")"));
+  throw Error(str(message, message.empty() ? "" : " ", "(", what ? what : "", what ? " at " : "at ", base_name(file),
+                  ":", line, ")"));
+}
+inline std::string or_condition(std::string message, const char* condition) {
+  return message.empty() ? str("check `", condition, "` failed") : message;
 }
 }  // namespace detail
 
 }  // namespace wl
 
-// WL_CHECK(cond, parts...): throws wl::Error("parts... (check `cond` failed at file.cpp:42)").
-// The parts should say what was expected, what was found, and a hint.
+// WL_CHECK(cond, parts...): throws wl::Error("parts... (at file.cpp:42)"). The parts say what was
+// expected, what was found, and a hint; without parts the condition itself is the message.
 #define WL_CHECK(cond, ...)                                                                     \
   do {                                                                                          \
     if (!(cond)) [[unlikely]]                                                                   \
-      ::wl::detail::throw_check(__FILE__, __LINE__, "check `" #cond "` failed",                 \
-                                ::wl::str(__VA_ARGS__));                                        \
+      ::wl::detail::throw_check(__FILE__, __LINE__, nullptr,                                    \
+                                ::wl::detail::or_condition(::wl::str(__VA_ARGS__), #cond));     \
   } while (0)
 
 // WL_FAIL(parts...): throws unconditionally, with the same file:line suffix.
-#define WL_FAIL(...) ::wl::detail::throw_check(__FILE__, __LINE__, "error", ::wl::str(__VA_ARGS__))
+#define WL_FAIL(...) ::wl::detail::throw_check(__FILE__, __LINE__, nullptr, ::wl::str(__VA_ARGS__))

@@ -19,8 +19,13 @@ TEST(Core, CheckPassesAndFailsWithMessage) {
   } catch (const Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("expected 4 heads, found 3"), std::string::npos) << m;
-    EXPECT_NE(m.find("check `found == 4` failed"), std::string::npos) << m;
-    EXPECT_NE(m.find("test_core.cpp:"), std::string::npos) << m;
+    EXPECT_NE(m.find("(at test_core.cpp:"), std::string::npos) << m;
+  }
+  try {
+    WL_CHECK(2 < 1);
+    FAIL() << "WL_CHECK did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("check `2 < 1` failed"), std::string::npos) << e.what();
   }
 }
 

@@ -118,5 +118,21 @@ TEST(Cli, PlaySaysWhatIsMissing) {
   fs::remove_all(dir);
 }
 
+TEST(Cli, BenchPrintsTableAndJson) {
+  std::string json = (fs::temp_directory_path() / ("wl_bench_" + std::to_string(::getpid()) + ".json")).string();
+  CliResult r = run_worldloop("bench --section worlds --repeats 1 --world-frames 3 --world-size 32 --json '" + json + "'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("worlds: voxel 32x32"), std::string::npos) << r.out;
+  std::ifstream in(json);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  EXPECT_NE(text.find("\"section\": \"worlds\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"commit\""), std::string::npos) << text;
+  fs::remove(json);
+
+  CliResult bad = run_worldloop("bench --section nope");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("unknown bench section 'nope'"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace wl

@@ -1,0 +1,110 @@
+// `worldloop bench` sections, the table and the JSON report (see bench.h).
+#include "sim/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <thread>
+
+#include "envs/world.h"
+#include "kernels/core/error.h"
+#include "sim/version.h"
+
+namespace wl {
+namespace {
+
+// Median, min and max of repeated measurements.
+BenchRow summarize(std::string section, std::string name, std::string metric, std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  double median = n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+  return {std::move(section), std::move(name), std::move(metric), median, values.front(), values.back()};
+}
+
+void bench_worlds(const BenchOptions& options, std::vector<BenchRow>& rows) {
+  WorldConfig config{options.world_size, options.world_size};
+  for (const std::string& world : world_names()) {
+    std::vector<double> fps;
+    for (int r = 0; r < options.repeats; ++r)
+      fps.push_back(bench_world(world, options.world_frames, config, 1 + r).frames_per_s);
+    rows.push_back(summarize("worlds", str(world, " ", config.width, "x", config.height), "frames/s (1 core)", fps));
+  }
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buffer;
+}
+
+void print_table(const std::vector<BenchRow>& rows, std::ostream& out) {
+  size_t name_width = 4, metric_width = 6;
+  for (const auto& r : rows) {
+    name_width = std::max(name_width, r.section.size() + 2 + r.name.size());
+    metric_width = std::max(metric_width, r.metric.size());
+  }
+  out << std::left << std::setw(name_width) << "what" << "  " << std::setw(metric_width) << "metric" << std::right
+      << std::setw(12) << "median" << std::setw(12) << "min" << std::setw(12) << "max" << "\n";
+  for (const auto& r : rows) {
+    out << std::left << std::setw(name_width) << (r.section + ": " + r.name) << "  " << std::setw(metric_width) << r.metric
+        << std::right << std::fixed << std::setprecision(2) << std::setw(12) << r.median << std::setw(12) << r.min
+        << std::setw(12) << r.max << "\n";
+  }
+}
+
+void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) {
+  nlohmann::json report;
+  report["engine"] = {{"version", kVersion}, {"commit", kGitCommit}, {"build", kBuildFlavour}};
+  report["machine"] = {{"cpu", cpu_model()}, {"threads", std::thread::hardware_concurrency()}};
+  report["date"] = utc_now();
+  report["repeats"] = options.repeats;
+  report["rows"] = nlohmann::json::array();
+  for (const auto& r : rows)
+    report["rows"].push_back({{"section", r.section}, {"name", r.name}, {"metric", r.metric},
+                              {"median", r.median}, {"min", r.min}, {"max", r.max}});
+  std::string tmp = options.json_path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << report.dump(2) << "\n";
+    WL_CHECK(out.good(), "cannot write the bench report to ", tmp);
+  }
+  WL_CHECK(std::rename(tmp.c_str(), options.json_path.c_str()) == 0, "cannot move ", tmp, " to ", options.json_path);
+}
+
+}  // namespace
+
+const std::vector<std::string>& bench_sections() {
+  static const std::vector<std::string> kSections = {"worlds"};
+  return kSections;
+}
+
+std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) {
+  WL_CHECK(options.repeats >= 1, "--repeats must be at least 1, got ", options.repeats);
+  for (const auto& s : options.sections)
+    WL_CHECK(std::find(bench_sections().begin(), bench_sections().end(), s) != bench_sections().end(),
+             "unknown bench section '", s, "'; the sections are: worlds");
+  auto wanted = [&](const std::string& s) {
+    return options.sections.empty() || std::find(options.sections.begin(), options.sections.end(), s) != options.sections.end();
+  };
+  std::vector<BenchRow> rows;
+  out << "worldloop " << kVersion << " (" << kGitCommit << ", " << kBuildFlavour << ") on " << cpu_model() << ", "
+      << std::thread::hardware_concurrency() << " threads; median of " << options.repeats << " runs\n\n";
+  if (wanted("worlds")) bench_worlds(options, rows);
+  print_table(rows, out);
+  if (!options.json_path.empty()) write_json(options, rows);
+  return rows;
+}
+
+}  // namespace wl
