@@ -13,8 +13,6 @@ namespace wl {
 namespace {
 
 constexpr float kDt = 0.05f;
-constexpr float kWheelBase = 2.7f;
-constexpr float kMaxSteerRad = 0.45f;     // at standstill; less at speed so the car stays drivable
 constexpr float kRoadHalf = 1.5f * DrivingWorld::kLaneWidth;
 constexpr float kShoulder = kRoadHalf + 1.3f;
 constexpr float kFence = 14.f;            // the car cannot leave |d| <= 14 m
@@ -96,7 +94,7 @@ void DrivingWorld::move_ego(const float* action) {
   if (std::abs(e.d) > kShoulder) drag += 3.f;  // grass slows the car
   e.speed = std::clamp(e.speed + (throttle * kMaxAccel - brake * kMaxBrake - drag) * kDt, 0.f, kMaxSpeed);
   // Kinematic bicycle in Frenet coordinates; + steer turns right, i.e. towards -d.
-  float delta = -steer * kMaxSteerRad / (1.f + 0.08f * e.speed);
+  float delta = -steer * kMaxSteerRad / (1.f + 0.08f * e.speed);  // less at speed, so the car stays drivable
   constexpr int kSubsteps = 2;
   float h = kDt / kSubsteps;
   for (int i = 0; i < kSubsteps; ++i) {

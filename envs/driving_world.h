@@ -28,6 +28,8 @@ class DrivingWorld : public World {
   static constexpr float kMaxSpeed = 40.f;    // m/s, the ego's top speed
   static constexpr float kMaxAccel = 4.f;     // m/s^2 at full throttle
   static constexpr float kMaxBrake = 9.f;     // m/s^2 at full brake
+  static constexpr float kWheelBase = 2.7f;   // metres, of the bicycle model
+  static constexpr float kMaxSteerRad = 0.45f;  // wheel angle at steer 1 at standstill, / (1 + 0.08 speed) when moving
   static constexpr int kTrafficCars = 6;
 
   explicit DrivingWorld(const WorldConfig& config);

@@ -7,13 +7,14 @@
 
 #include "envs/driving_world.h"
 #include "envs/rng.h"
+#include "envs/robot_world.h"
 #include "envs/voxel_world.h"
 #include "kernels/core/error.h"
 
 namespace wl {
 
 const std::vector<std::string>& world_names() {
-  static const std::vector<std::string> kNames = {"voxel", "driving"};
+  static const std::vector<std::string> kNames = {"voxel", "driving", "robot"};
   return kNames;
 }
 
@@ -22,6 +23,7 @@ std::unique_ptr<World> make_world(const std::string& name, const WorldConfig& co
            "world frame size ", config.width, "x", config.height, " is outside 16..1024 per side; hint: the default is 128x128");
   if (name == "voxel") return std::make_unique<VoxelWorld>(config);
   if (name == "driving") return std::make_unique<DrivingWorld>(config);
+  if (name == "robot") return std::make_unique<RobotWorld>(config);
   std::string known;
   for (const auto& n : world_names()) known += (known.empty() ? "" : ", ") + n;
   WL_FAIL("unknown world '", name, "'; hint: the worlds are ", known);
@@ -32,28 +34,31 @@ uint64_t fnv1a(std::span<const uint8_t> bytes, uint64_t hash) {
   return hash;
 }
 
-ActionTensor sticky_random_actions(const ActionSpec& spec, int frames, uint64_t seed) {
-  Rng rng(seed);
-  ActionTensor actions{frames, spec.width(), std::vector<float>(static_cast<size_t>(frames) * spec.width())};
-  std::vector<float> current(spec.width());
-  std::vector<int> hold(spec.width(), 0);
-  for (int t = 0; t < frames; ++t) {
-    for (int a = 0; a < spec.width(); ++a) {
-      if (hold[a]-- > 0) continue;
-      const ActionDim& dim = spec.dims[a];
-      hold[a] = 2 + rng.below(12);
-      if (dim.kind == ActionKind::Binary) {
-        current[a] = rng.uniform() < 0.25f ? 1.f : 0.f;
-      } else if (dim.kind == ActionKind::Discrete) {
-        // Mostly the middle class (a camera's null bin), otherwise any class.
-        float mid = std::round((dim.min + dim.max) * 0.5f);
-        current[a] = rng.uniform() < 0.6f ? mid : dim.min + static_cast<float>(rng.below(static_cast<int>(dim.max - dim.min) + 1));
-      } else {
-        current[a] = rng.uniform(dim.min, dim.max);
-      }
+StickyRandomActions::StickyRandomActions(ActionSpec spec, uint64_t seed)
+    : spec_(std::move(spec)), rng_(seed), current_(spec_.width()), hold_(spec_.width(), 0) {}
+
+const std::vector<float>& StickyRandomActions::next() {
+  for (int a = 0; a < spec_.width(); ++a) {
+    if (hold_[a]-- > 0) continue;
+    const ActionDim& dim = spec_.dims[a];
+    hold_[a] = 2 + rng_.below(12);
+    if (dim.kind == ActionKind::Binary) {
+      current_[a] = rng_.uniform() < 0.25f ? 1.f : 0.f;
+    } else if (dim.kind == ActionKind::Discrete) {
+      // Mostly the middle class (a camera's null bin), otherwise any class.
+      float mid = std::round((dim.min + dim.max) * 0.5f);
+      current_[a] = rng_.uniform() < 0.6f ? mid : dim.min + static_cast<float>(rng_.below(static_cast<int>(dim.max - dim.min) + 1));
+    } else {
+      current_[a] = rng_.uniform(dim.min, dim.max);
     }
-    std::copy(current.begin(), current.end(), actions.row(t));
   }
+  return current_;
+}
+
+ActionTensor sticky_random_actions(const ActionSpec& spec, int frames, uint64_t seed) {
+  StickyRandomActions stream(spec, seed);
+  ActionTensor actions{frames, spec.width(), std::vector<float>(static_cast<size_t>(frames) * spec.width())};
+  for (int t = 0; t < frames; ++t) std::copy_n(stream.next().begin(), spec.width(), actions.row(t));
   return actions;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "envs/action_spec.h"
+#include "envs/rng.h"
 
 namespace wl {
 
@@ -50,6 +51,20 @@ uint64_t fnv1a(std::span<const uint8_t> bytes, uint64_t hash = kFnvOffset);
 // redraws (binary dims are mostly off, camera bins mostly null), deterministic by seed. Drives the
 // benchmark and the golden tests so that every part of a world moves.
 ActionTensor sticky_random_actions(const ActionSpec& spec, int frames, uint64_t seed);
+
+// The same stream one frame at a time (the "sticky_random" policy): next() gives row t of
+// sticky_random_actions(spec, frames, seed) on its t-th call.
+class StickyRandomActions {
+ public:
+  StickyRandomActions(ActionSpec spec, uint64_t seed);
+  const std::vector<float>& next();
+
+ private:
+  ActionSpec spec_;
+  Rng rng_;
+  std::vector<float> current_;
+  std::vector<int> hold_;
+};
 
 struct WorldBench {
   std::string world;
