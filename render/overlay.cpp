@@ -52,9 +52,11 @@ void Overlay::build(float frame_seconds, float height) {
 
   // [SECTION] Panel: performance, info, settings, commands
   ImGui::SetNextWindowPos(ImVec2(kMargin, kMargin), ImGuiCond_Always);
-  ImGui::SetNextWindowSize(ImVec2(kPanelWidth, 0.f), ImGuiCond_Always);
+  // As tall as its contents, up to the output's height; it scrolls beyond that.
+  ImGui::SetNextWindowSizeConstraints(ImVec2(kPanelWidth, 0.f),
+                                      ImVec2(kPanelWidth, std::max(height - 2.f * kMargin, 50.f)));
   ImGui::SetNextWindowBgAlpha(0.85f);
-  ImGui::Begin("worldloop", nullptr, ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
+  ImGui::Begin("worldloop", nullptr, ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_AlwaysAutoResize |
                                          ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoCollapse);
   float fps = fps_history_.empty() ? 0.f : fps_history_.back();
   std::string fps_text = std::to_string(static_cast<int>(fps + 0.5f)) + " fps";
@@ -100,7 +102,9 @@ void Overlay::build(float frame_seconds, float height) {
   ImGui::End();
 
   // [SECTION] Action HUD: what the controls are doing right now
-  ImGui::SetNextWindowPos(ImVec2(kMargin, height - kMargin), ImGuiCond_Always, ImVec2(0.f, 1.f));
+  // Bottom right, clear of the panel on the left.
+  const float width = ImGui::GetIO().DisplaySize.x;
+  ImGui::SetNextWindowPos(ImVec2(width - kMargin, height - kMargin), ImGuiCond_Always, ImVec2(1.f, 1.f));
   ImGui::SetNextWindowBgAlpha(0.6f);
   ImGui::Begin("actions", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
                                        ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoFocusOnAppearing);

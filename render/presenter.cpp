@@ -2,11 +2,15 @@
 //
 // Per frame: begin_frame() waits for the slot's fence and frees what the slot retired; present()
 // acquires a swapchain image (windowed), records upload -> clear + letterbox blit -> present layout
-// (or -> readback, headless), submits with the slot's fence and presents. Swapchain changes are
+// (or -> readback, headless), submits with the slot's fence and presents. On the CUDA path the
+// upload is a device copy from the slot's SharedBuffer, and the submission also waits on the
+// `written` timeline (CUDA signals frame n) and signals `read` (CUDA waits before reusing the slot).
+// Swapchain changes are
 // handled here and reported as FrameStatus::SwapchainStale. The window half builds only with
 // WL_WITH_WINDOW (SDL2 present); headless builds (the GPU server) refuse windowed presenters.
 #include "render/presenter.h"
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -20,6 +24,9 @@
 #include "render/vk_context.h"
 #ifdef WL_WITH_WINDOW
 #include "render/window.h"
+#endif
+#ifdef WL_WITH_CUDA
+#include "render/cuda_interop.h"
 #endif
 
 namespace wl {
@@ -35,7 +42,10 @@ struct FrameSlot {
   VkCommandBuffer cmd = VK_NULL_HANDLE;   // freed with `pool`
   UniqueFence done;                        // signalled when the slot's last submission finished
   UniqueSemaphore image_acquired;          // windowed: the swapchain image may be written
-  GpuBuffer staging;                       // host-visible; the FrameTarget points into it
+  GpuBuffer staging;                       // host path: host-visible; the FrameTarget points into it
+#ifdef WL_WITH_CUDA
+  SharedBuffer shared;                     // CUDA path: device memory; the FrameTarget points into it
+#endif
   GpuImage source;                         // the frame, device-local, blitted from
   GpuImage output;                         // headless: the composed output
   GpuBuffer readback;                      // headless: the output in host memory
@@ -55,6 +65,9 @@ struct Presenter::Impl {
   FrameStatus present_headless(FrameSlot& slot);
   void record(FrameSlot& slot, VkImage output, VkExtent2D extent, VkFramebuffer overlay_target);
   void submit(FrameSlot& slot, VkSemaphore wait, VkSemaphore signal);
+  void set_up_cuda_path();
+  void release_unsubmitted_frame();
+  bool cuda_path() const { return stats.frame_path == FramePath::CudaInterop; }
   void recreate_swapchain(VkExtent2D size, FrameSlot& slot);
 
   PresenterInfo info;
@@ -62,15 +75,23 @@ struct Presenter::Impl {
   uint32_t current = 0;        // the slot begin_frame() handed out
   bool in_frame = false;       // between begin_frame() and present()
   int last_presented = -1;     // headless: the slot holding the newest output
+  uint64_t frame_number = 0;   // frames begun so far; the timeline value of the current frame
+  bool submitted = false;      // present() submitted this frame's work
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_present = start;
   // Declared in creation order; destroyed in reverse: slots (with retired swapchains), the
-  // swapchain (and its framebuffers), the overlay, the Vulkan context (device, surface, instance),
-  // then the window.
+  // swapchain (and its framebuffers), the overlay, the shared timelines, the Vulkan context
+  // (device, surface, instance), then the window.
 #ifdef WL_WITH_WINDOW
   std::unique_ptr<Window> window;
 #endif
   std::unique_ptr<VulkanContext> context;
+#ifdef WL_WITH_CUDA
+  // CUDA path: `written` reaches n when CUDA finished writing frame n, `read` when Vulkan finished
+  // reading it. Two timelines, because each side signals only its own, always increasing, values.
+  SharedTimeline written;
+  SharedTimeline read;
+#endif
   std::unique_ptr<OverlayRenderer> overlay;
   std::optional<Swapchain> swapchain;
   std::vector<FrameSlot> slots;
@@ -89,6 +110,11 @@ Presenter::Impl::Impl(const PresenterInfo& in) : info(in) {
   VulkanContextInfo context_info;
   context_info.app_name = info.title;
   context_info.validation = info.validation;
+#ifdef WL_WITH_CUDA
+  if (info.cuda_frames) context_info.device_uuid = cuda_device_uuid(stats.frame_path_note);
+#else
+  stats.frame_path_note = "built without CUDA";
+#endif
 #ifdef WL_WITH_WINDOW
   if (!info.headless) {
     window = std::make_unique<Window>(WindowInfo{info.title, info.output_width, info.output_height, info.resizable});
@@ -100,6 +126,8 @@ Presenter::Impl::Impl(const PresenterInfo& in) : info(in) {
            "set PresenterInfo::headless or rebuild with libsdl2-dev installed");
 #endif
   context = std::make_unique<VulkanContext>(context_info);
+  if (!info.cuda_frames) stats.frame_path_note = "PresenterInfo::cuda_frames is off";
+  set_up_cuda_path();
 
   VkImageFormatProperties limits;
   WL_VK_CHECK(vkGetPhysicalDeviceImageFormatProperties(
@@ -137,10 +165,31 @@ Presenter::Impl::Impl(const PresenterInfo& in) : info(in) {
   }
   for (int i = 0; i < info.frames_in_flight; ++i) slots.push_back(make_slot());
   stats.device_name = context->device_name();
+  WL_LOG_INFO(kLogTag, "frames reach Vulkan through ", cuda_path() ? "CUDA interop" : "host staging",
+              stats.frame_path_note.empty() ? "" : " (", stats.frame_path_note,
+              stats.frame_path_note.empty() ? "" : ")");
 }
 
+// Both sides drain before anything shared is freed: Vulkan's batches wait for CUDA's signals and
+// the CUDA stream waits for Vulkan's, so each wait below finishes.
 Presenter::Impl::~Impl() {
   if (context) vkDeviceWaitIdle(context->device());
+#ifdef WL_WITH_CUDA
+  if (cuda_path()) cuda_stream_wait_quietly(info.cuda_stream);
+#endif
+}
+
+void Presenter::Impl::set_up_cuda_path() {
+#ifdef WL_WITH_CUDA
+  if (!info.cuda_frames || !context->interop()) {
+    if (stats.frame_path_note.empty()) stats.frame_path_note = context->interop_note();
+    return;
+  }
+  written = SharedTimeline(*context);
+  read = SharedTimeline(*context);
+  stats.frame_path = FramePath::CudaInterop;
+  stats.frame_path_note.clear();
+#endif
 }
 
 FrameSlot Presenter::Impl::make_slot() const {
@@ -177,8 +226,11 @@ FrameSlot Presenter::Impl::make_slot() const {
 
   constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   VkExtent2D frame{static_cast<uint32_t>(info.frame_width), static_cast<uint32_t>(info.frame_height)};
-  slot.staging = context->create_buffer(VkDeviceSize{frame.width} * frame.height * 4,
-                                        VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost);
+  const VkDeviceSize frame_bytes = VkDeviceSize{frame.width} * frame.height * 4;
+#ifdef WL_WITH_CUDA
+  if (cuda_path()) slot.shared = SharedBuffer(*context, frame_bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
+#endif
+  if (!cuda_path()) slot.staging = context->create_buffer(frame_bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost);
   slot.source = context->create_image(frame, kFrameFormat,
                                       VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT);
   if (!windowed()) {
@@ -289,8 +341,16 @@ void Presenter::Impl::record(FrameSlot& slot, VkImage output, VkExtent2D extent,
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   VkCommandBuffer cmd = slot.cmd;
   WL_VK_CHECK(vkBeginCommandBuffer(cmd, &begin));
-  record_upload(cmd, slot.staging, slot.source);
-  ++stats.host_uploads;
+#ifdef WL_WITH_CUDA
+  if (cuda_path()) {
+    record_upload(cmd, slot.shared.vulkan(), slot.source);
+    ++stats.device_copies;
+  }
+#endif
+  if (!cuda_path()) {
+    record_upload(cmd, slot.staging, slot.source);
+    ++stats.host_uploads;
+  }
   record_letterbox_blit(cmd, slot.source, output, extent, info.filter, info.clear_color);
   if (overlay) {
     auto now = std::chrono::steady_clock::now();
@@ -316,17 +376,69 @@ void Presenter::Impl::submit(FrameSlot& slot, VkSemaphore wait, VkSemaphore sign
   // The fence is reset only here, right before the submission that signals it again: an early
   // return (stale swapchain) leaves it signalled and the next begin_frame() does not hang.
   WL_VK_CHECK(vkResetFences(context->device(), 1, slot.done.ptr()));
-  VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_TRANSFER_BIT;   // the first write is the clear
+  // The acquire semaphore guards the first write (the clear); CUDA's signal guards the first read
+  // of the shared buffer (the copy). Both are transfers. Binary semaphores ignore their values.
+  std::array<VkSemaphore, 2> waits{};
+  std::array<uint64_t, 2> wait_values{};
+  std::array<VkSemaphore, 2> signals{};
+  std::array<uint64_t, 2> signal_values{};
+  const std::array<VkPipelineStageFlags, 2> wait_stages = {VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT};
+  uint32_t wait_count = 0, signal_count = 0;
+  if (wait) waits[wait_count++] = wait;
+  if (signal) signals[signal_count++] = signal;
+#ifdef WL_WITH_CUDA
+  if (cuda_path()) {
+    wait_values[wait_count] = frame_number;
+    waits[wait_count++] = written.semaphore();
+    signal_values[signal_count] = frame_number;
+    signals[signal_count++] = read.semaphore();
+  }
+#endif
+  VkTimelineSemaphoreSubmitInfo values{};
+  values.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
+  values.waitSemaphoreValueCount = wait_count;
+  values.pWaitSemaphoreValues = wait_values.data();
+  values.signalSemaphoreValueCount = signal_count;
+  values.pSignalSemaphoreValues = signal_values.data();
   VkSubmitInfo submit{};
   submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-  submit.waitSemaphoreCount = wait ? 1 : 0;
-  submit.pWaitSemaphores = &wait;
-  submit.pWaitDstStageMask = &wait_stage;
+  submit.pNext = cuda_path() ? &values : nullptr;
+  submit.waitSemaphoreCount = wait_count;
+  submit.pWaitSemaphores = waits.data();
+  submit.pWaitDstStageMask = wait_stages.data();
   submit.commandBufferCount = 1;
   submit.pCommandBuffers = &slot.cmd;
-  submit.signalSemaphoreCount = signal ? 1 : 0;
-  submit.pSignalSemaphores = &signal;
+  submit.signalSemaphoreCount = signal_count;
+  submit.pSignalSemaphores = signals.data();
   WL_VK_CHECK(vkQueueSubmit(context->queue(), 1, &submit, slot.done.get()));
+  submitted = true;
+}
+
+// CUDA path, for a frame whose work was not submitted (stale swapchain, closed window): an empty
+// batch still waits for CUDA's `written` signal and signals `read`, in queue order, so the value
+// CUDA waits for when this slot comes round again is always reached and timeline values only grow.
+void Presenter::Impl::release_unsubmitted_frame() {
+#ifdef WL_WITH_CUDA
+  if (!cuda_path() || submitted) return;
+  VkTimelineSemaphoreSubmitInfo values{};
+  values.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
+  values.waitSemaphoreValueCount = 1;
+  values.pWaitSemaphoreValues = &frame_number;
+  values.signalSemaphoreValueCount = 1;
+  values.pSignalSemaphoreValues = &frame_number;
+  VkSemaphore wait = written.semaphore();
+  VkSemaphore signal = read.semaphore();
+  VkPipelineStageFlags stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+  VkSubmitInfo submit{};
+  submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+  submit.pNext = &values;
+  submit.waitSemaphoreCount = 1;
+  submit.pWaitSemaphores = &wait;
+  submit.pWaitDstStageMask = &stage;
+  submit.signalSemaphoreCount = 1;
+  submit.pSignalSemaphores = &signal;
+  WL_VK_CHECK(vkQueueSubmit(context->queue(), 1, &submit, VK_NULL_HANDLE));
+#endif
 }
 
 // [SECTION] Public verbs
@@ -349,13 +461,27 @@ FrameTarget Presenter::begin_frame() {
   FrameSlot& slot = m.slots[m.current];
   WL_VK_CHECK(vkWaitForFences(m.context->device(), 1, slot.done.ptr(), VK_TRUE, UINT64_MAX));
   slot.retired.flush();
-  m.in_frame = true;
+  ++m.frame_number;
+  m.submitted = false;
   FrameTarget target;
-  target.pixels = static_cast<uint8_t*>(slot.staging.mapped);
   target.width = m.info.frame_width;
   target.height = m.info.frame_height;
   target.row_pitch = int64_t{m.info.frame_width} * 4;
-  target.on_device = false;
+#ifdef WL_WITH_CUDA
+  if (m.cuda_path()) {
+    // This slot last held frame n - slots; the stream must not overwrite it before Vulkan read it.
+    // (The fence above already says so on the host; the wait keeps the ordering on the GPU too.)
+    const uint64_t slots = m.slots.size();
+    if (m.frame_number > slots) m.read.cuda_wait(m.frame_number - slots, m.info.cuda_stream);
+    target.pixels = slot.shared.device_pointer();
+    target.on_device = true;
+  }
+#endif
+  if (!m.cuda_path()) {
+    target.pixels = static_cast<uint8_t*>(slot.staging.mapped);
+    target.on_device = false;
+  }
+  m.in_frame = true;
   return target;
 }
 
@@ -364,11 +490,16 @@ FrameStatus Presenter::present() {
   WL_CHECK(m.in_frame, "present() without begin_frame(); begin_frame() returns the target to write into");
   m.in_frame = false;
   FrameSlot& slot = m.slots[m.current];
+#ifdef WL_WITH_CUDA
+  // After the decoder's kernels on the same stream: frame n is written once this value is reached.
+  if (m.cuda_path()) m.written.cuda_signal(m.frame_number, m.info.cuda_stream);
+#endif
 #ifdef WL_WITH_WINDOW
   FrameStatus status = m.windowed() ? m.present_windowed(slot) : m.present_headless(slot);
 #else
   FrameStatus status = m.present_headless(slot);
 #endif
+  m.release_unsubmitted_frame();
   // Advance even when nothing was submitted, so a retired swapchain waits for every other slot.
   m.current = (m.current + 1) % m.slots.size();
   if (status == FrameStatus::Presented) ++m.stats.frames_presented;

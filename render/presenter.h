@@ -8,6 +8,20 @@
 //     if (presenter.present() == FrameStatus::Closed) break;
 //   }
 //
+// Two frame paths behind that one interface (stats().frame_path tells which was chosen):
+//   Host staging (CPU builds, or no CUDA device twin): target.pixels is host memory, on_device false;
+//     write it on the CPU before present(), which uploads it (stats().host_uploads += 1).
+//   CUDA interop (CUDA builds whose current CUDA device has a Vulkan twin with the same UUID):
+//     target.pixels is device memory (a SharedBuffer per frame in flight), on_device true. Per frame:
+//       1. begin_frame(): waits (CPU) for the slot's previous frame, and enqueues on
+//          info.cuda_stream a wait until Vulkan has finished reading this slot's memory;
+//       2. the decoder launches its kernels writing target.pixels on info.cuda_stream (never
+//          synchronise: the present overlaps them);
+//       3. present(): enqueues on info.cuda_stream a signal of this frame's number, and submits the
+//          Vulkan work, which waits for that signal, copies the frame into the image it blits
+//          from, and signals back when it is done with the memory.
+//     No host copies (host_uploads stays 0). The stream must outlive the presenter.
+//
 // The frame is letterboxed into the window (or the headless output), aspect ratio kept. Windowed
 // mode uses SDL2 + a Vulkan swapchain; headless mode needs no window or X server and read_frame()
 // returns the composed RGBA pixels. With `overlay` on, the ImGui panel is drawn on top (see
@@ -24,7 +38,17 @@
 #include "render/overlay.h"
 #include "sim/frame_types.h"
 
+struct CUstream_st;
+
 namespace wl {
+
+using cudaStream_t = CUstream_st*;   // identical to CUDA's own typedef (kernels/pack_rgba8.h has the same)
+
+// Where the engine's frames live before Vulkan reads them.
+enum class FramePath {
+  HostStaging,   // a host-visible buffer per frame in flight, uploaded each frame
+  CudaInterop,   // device memory shared with CUDA, ordered by timeline semaphores (see above)
+};
 
 // How the frame is sampled when it is scaled to the output.
 enum class Filter {
@@ -54,6 +78,12 @@ struct PresenterInfo {
   bool validation = false;             // Vulkan validation layers; messages are logged and counted
   bool overlay = false;                // draw the ImGui control overlay over the frame
   OverlayInfo overlay_info;            // its start-up options (state policy names, ...)
+  // CUDA builds: share frame memory with the calling thread's current CUDA device when a Vulkan
+  // device has its UUID (else, or when false, the host staging path is used).
+  bool cuda_frames = true;
+  // CUDA interop path: the stream the decoder writes the FrameTarget on (nullptr: the default
+  // stream). The presenter enqueues its waits and signals there; it must outlive the presenter.
+  cudaStream_t cuda_stream = nullptr;
 };
 
 // Counters since the presenter was made.
@@ -61,7 +91,10 @@ struct PresenterStats {
   int64_t frames_presented = 0;        // present() calls that returned Presented
   int64_t frames_stale = 0;            // present() calls that returned SwapchainStale
   int64_t swapchain_recreations = 0;
-  int64_t host_uploads = 0;            // staging-buffer -> image copies (one per frame on CPU builds)
+  int64_t host_uploads = 0;            // staging-buffer -> image copies (one per frame on the host path)
+  int64_t device_copies = 0;           // shared-buffer -> image copies (one per frame on the CUDA path)
+  FramePath frame_path = FramePath::HostStaging;
+  std::string frame_path_note;         // why the CUDA path is not in use ("" when it is)
   int validation_messages = 0;         // warnings and errors from the validation layers
   std::string device_name;             // the Vulkan device in use
 };

@@ -32,6 +32,31 @@ bool has_device_extension(VkPhysicalDevice device, const char* name) {
                      [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, name) == 0; });
 }
 
+constexpr std::array<const char*, 2> kInteropExtensions = {VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME,
+                                                           VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME};
+
+std::array<uint8_t, 16> device_uuid(VkPhysicalDevice device) {
+  VkPhysicalDeviceIDProperties id{};
+  id.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES;
+  VkPhysicalDeviceProperties2 properties{};
+  properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+  properties.pNext = &id;
+  vkGetPhysicalDeviceProperties2(device, &properties);
+  std::array<uint8_t, 16> uuid{};
+  std::copy(std::begin(id.deviceUUID), std::end(id.deviceUUID), uuid.begin());
+  return uuid;
+}
+
+bool has_timeline_semaphores(VkPhysicalDevice device) {
+  VkPhysicalDeviceTimelineSemaphoreFeatures timeline{};
+  timeline.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES;
+  VkPhysicalDeviceFeatures2 features{};
+  features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+  features.pNext = &timeline;
+  vkGetPhysicalDeviceFeatures2(device, &features);
+  return timeline.timelineSemaphore == VK_TRUE;
+}
+
 // Discrete GPUs first, software rasterisers (lavapipe) last.
 int device_rank(VkPhysicalDeviceType type) {
   switch (type) {
@@ -103,7 +128,7 @@ VulkanContext::VulkanContext(const VulkanContextInfo& info) {
   }
 
   if (info.create_surface) surface_ = UniqueSurface(instance, info.create_surface(instance), vkDestroySurfaceKHR);
-  pick_physical_device(static_cast<bool>(surface_.get()));
+  pick_physical_device(static_cast<bool>(surface_.get()), info.device_uuid);
 
   float priority = 1.f;
   VkDeviceQueueCreateInfo queue_create{};
@@ -113,8 +138,15 @@ VulkanContext::VulkanContext(const VulkanContextInfo& info) {
   queue_create.pQueuePriorities = &priority;
   std::vector<const char*> device_extensions;
   if (surface_.get()) device_extensions.push_back(VK_KHR_SWAPCHAIN_EXTENSION_NAME);
+  VkPhysicalDeviceTimelineSemaphoreFeatures timeline{};
+  timeline.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES;
+  timeline.timelineSemaphore = VK_TRUE;
   VkDeviceCreateInfo device_create{};
   device_create.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+  if (interop_) {
+    device_extensions.insert(device_extensions.end(), kInteropExtensions.begin(), kInteropExtensions.end());
+    device_create.pNext = &timeline;
+  }
   device_create.queueCreateInfoCount = 1;
   device_create.pQueueCreateInfos = &queue_create;
   device_create.enabledExtensionCount = static_cast<uint32_t>(device_extensions.size());
@@ -132,14 +164,14 @@ VulkanContext::VulkanContext(const VulkanContextInfo& info) {
   WL_VK_CHECK(vkCreateCommandPool(device, &pool_create, nullptr, &pool));
   setup_pool_ = UniqueCommandPool(device, pool);
   WL_LOG_INFO(kLogTag, "device ", device_name_, ", queue family ", queue_family_,
-              info.validation ? ", validation on" : "");
+              info.validation ? ", validation on" : "", interop_ ? ", CUDA interop on" : "");
 }
 
 VulkanContext::~VulkanContext() {
   if (device_.get()) vkDeviceWaitIdle(device_.get());
 }
 
-void VulkanContext::pick_physical_device(bool need_present) {
+void VulkanContext::pick_physical_device(bool need_present, const std::optional<std::array<uint8_t, 16>>& uuid) {
   uint32_t count = 0;
   WL_VK_CHECK(vkEnumeratePhysicalDevices(instance_.get(), &count, nullptr));
   std::vector<VkPhysicalDevice> devices(count);
@@ -163,7 +195,9 @@ void VulkanContext::pick_physical_device(bool need_present) {
         vkGetPhysicalDeviceSurfaceSupportKHR(device, family, surface_.get(), &supported);
         if (!supported) continue;
       }
-      int rank = device_rank(properties.deviceType);
+      // The CUDA device's twin outranks every other device: frames are shared only within one GPU.
+      bool twin = uuid && device_uuid(device) == *uuid;
+      int rank = device_rank(properties.deviceType) + (twin ? 100 : 0);
       if (rank > best_rank) {
         best_rank = rank;
         physical_device_ = device;
@@ -177,6 +211,19 @@ void VulkanContext::pick_physical_device(bool need_present) {
            need_present ? " that can present to the window" : "", " (devices seen: ",
            seen.empty() ? "none" : seen, "); without a GPU install mesa-vulkan-drivers and set "
            "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json");
+
+  if (!uuid) {
+    interop_note_ = "no CUDA device to share with";
+  } else if (device_uuid(physical_device_) != *uuid) {
+    interop_note_ = wl::str("no usable Vulkan device has the CUDA device's UUID (devices seen: ", seen, ")");
+  } else if (!std::all_of(kInteropExtensions.begin(), kInteropExtensions.end(),
+                          [&](const char* e) { return has_device_extension(physical_device_, e); })) {
+    interop_note_ = wl::str(device_name_, " lacks ", kInteropExtensions[0], " or ", kInteropExtensions[1]);
+  } else if (!has_timeline_semaphores(physical_device_)) {
+    interop_note_ = wl::str(device_name_, " has no timeline semaphores");
+  } else {
+    interop_ = true;
+  }
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL VulkanContext::on_message(

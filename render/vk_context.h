@@ -9,8 +9,11 @@
 
 #include <vulkan/vulkan.h>
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,10 @@ struct VulkanContextInfo {
   std::vector<const char*> instance_extensions;   // extra extensions, e.g. SDL's surface extensions
   // Windowed only: makes the surface the chosen queue must present to. Empty for headless work.
   std::function<VkSurfaceKHR(VkInstance)> create_surface;
+  // CUDA builds: the UUID of the CUDA device the model runs on. The physical device with this UUID
+  // wins over every other, and when it offers external memory and semaphore fds (and timeline
+  // semaphores) they are enabled, see VulkanContext::interop(). Unset: no interop is enabled.
+  std::optional<std::array<uint8_t, 16>> device_uuid;
 };
 
 // A buffer with its own memory. Declared in creation order: C++ destroys the buffer, then frees
@@ -58,6 +65,11 @@ class VulkanContext {
   uint32_t queue_family() const { return queue_family_; }
   VkSurfaceKHR surface() const { return surface_.get(); }
   const std::string& device_name() const { return device_name_; }
+  // True when the device matched VulkanContextInfo::device_uuid and has VK_KHR_external_memory_fd,
+  // VK_KHR_external_semaphore_fd and timeline semaphores enabled (what render/cuda_interop needs).
+  bool interop() const { return interop_; }
+  // Why interop() is false, in one line, for logs and PresenterStats ("" when it is true).
+  const std::string& interop_note() const { return interop_note_; }
 
   // Warnings and errors the validation layers reported so far (0 when validation is off).
   int validation_messages() const { return validation_messages_.load(); }
@@ -77,7 +89,7 @@ class VulkanContext {
                                                    VkDebugUtilsMessageTypeFlagsEXT types,
                                                    const VkDebugUtilsMessengerCallbackDataEXT* data,
                                                    void* self);
-  void pick_physical_device(bool need_present);
+  void pick_physical_device(bool need_present, const std::optional<std::array<uint8_t, 16>>& uuid);
 
   std::atomic<int> validation_messages_{0};
   // Declared in creation order; destroyed in reverse: pool, device, surface, messenger, instance.
@@ -87,6 +99,8 @@ class VulkanContext {
   VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
   uint32_t queue_family_ = 0;
   std::string device_name_;
+  bool interop_ = false;
+  std::string interop_note_;
   UniqueDevice device_;
   VkQueue queue_ = VK_NULL_HANDLE;
   UniqueCommandPool setup_pool_;   // for submit_and_wait

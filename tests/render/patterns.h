@@ -4,13 +4,28 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <vulkan/vulkan.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "sim/frame_types.h"
 
 namespace wl {
+
+// Whether the Khronos validation layer is installed. CI and development machines have it
+// (tools/setup.sh installs vulkan-validationlayers); the GPU machine has only the loader unless
+// the layer is carried there, and its tests then run without validation.
+inline bool validation_layer_installed() {
+  uint32_t count = 0;
+  vkEnumerateInstanceLayerProperties(&count, nullptr);
+  std::vector<VkLayerProperties> layers(count);
+  vkEnumerateInstanceLayerProperties(&count, layers.data());
+  for (const VkLayerProperties& layer : layers)
+    if (std::strcmp(layer.layerName, "VK_LAYER_KHRONOS_validation") == 0) return true;
+  return false;
+}
 
 struct Rgba {
   uint8_t r = 0, g = 0, b = 0, a = 255;

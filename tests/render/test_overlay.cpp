@@ -20,7 +20,8 @@ PresenterInfo overlay_info(bool visible) {
   info.output_width = 320;
   info.output_height = 240;
   info.filter = Filter::Nearest;
-  info.validation = true;
+  info.validation = validation_layer_installed();
+  info.cuda_frames = false;   // the pattern is written on the host
   info.overlay = true;
   info.overlay_info.visible = visible;
   return info;

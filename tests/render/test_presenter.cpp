@@ -8,6 +8,7 @@
 
 #include "kernels/core/error.h"
 #include "kernels/core/log.h"
+#include "render/bench_present.h"
 #include "render/frame_blit.h"
 #include "render/presenter.h"
 #include "render/vk_context.h"
@@ -36,7 +37,8 @@ PresenterInfo headless_info(int frame_w, int frame_h, int out_w, int out_h) {
   info.output_height = out_h;
   info.filter = Filter::Nearest;
   info.clear_color = {0.f, 0.f, 1.f, 1.f};
-  info.validation = true;
+  info.validation = validation_layer_installed();
+  info.cuda_frames = false;   // these tests write the target on the host
   return info;
 }
 
@@ -120,7 +122,10 @@ TEST(HeadlessPresenter, FramesInFlightKeepTheirOwnTargets) {
   EXPECT_EQ(mismatches, 0);
   PresenterStats stats = presenter.stats();
   EXPECT_EQ(stats.frames_presented, 7);
+  EXPECT_EQ(stats.frame_path, FramePath::HostStaging);   // the CUDA path: test_cuda_present.cpp
   EXPECT_EQ(stats.host_uploads, 7);
+  EXPECT_EQ(stats.device_copies, 0);
+  EXPECT_FALSE(stats.frame_path_note.empty());
   EXPECT_EQ(stats.validation_messages, 0);
 }
 
@@ -143,6 +148,7 @@ TEST(HeadlessPresenter, MisuseThrowsWithAHint) {
 
 // The zero-message assertions above mean something only if a mistake would be counted.
 TEST(VulkanContext, ValidationMessagesAreCounted) {
+  if (!validation_layer_installed()) GTEST_SKIP() << "VK_LAYER_KHRONOS_validation is not installed";
   VulkanContextInfo info;
   info.validation = true;
   VulkanContext context(info);
@@ -158,6 +164,47 @@ TEST(VulkanContext, ValidationMessagesAreCounted) {
   set_log_sink(nullptr);
   std::fclose(sink);
   EXPECT_GE(context.validation_messages(), 1);
+}
+
+// bench_present counts, never judges time: one upload per frame on the host path, none on the CUDA one.
+TEST(PresentBench, CountsCopiesPerFrame) {
+  PresentBenchInfo info;
+  info.frame_width = 64;
+  info.frame_height = 48;
+  info.output_width = 128;
+  info.output_height = 96;
+  info.frames = 12;
+  info.warmup = 2;
+  PresentBenchResult r = bench_present(info);
+  EXPECT_EQ(r.frames, 12);
+  EXPECT_GT(r.ms_per_frame, 0.0);
+  bool host = r.frame_path == FramePath::HostStaging;
+  EXPECT_EQ(r.host_uploads_per_frame, host ? 1.0 : 0.0);
+  EXPECT_EQ(r.device_copies_per_frame, host ? 0.0 : 1.0);
+  EXPECT_FALSE(r.device_name.empty());
+}
+
+// Prints present cost at engine sizes (docs/PERFORMANCE.md's numbers until `worldloop bench` has
+// them). Disabled: run with --gtest_also_run_disabled_tests --gtest_filter='*PrintsPresentCost*'.
+TEST(PresentBench, DISABLED_PrintsPresentCost) {
+  struct Size {
+    int fw, fh, ow, oh;
+  };
+  for (Size s : {Size{640, 360, 1280, 720}, Size{832, 480, 1920, 1080}, Size{1280, 720, 1920, 1080}}) {
+    for (bool overlay : {false, true}) {
+      PresentBenchInfo info;
+      info.frame_width = s.fw;
+      info.frame_height = s.fh;
+      info.output_width = s.ow;
+      info.output_height = s.oh;
+      info.overlay = overlay;
+      PresentBenchResult r = bench_present(info);
+      std::printf("present %4dx%-4d -> %4dx%-4d overlay %d: %7.3f ms/frame, host uploads/frame %.0f, device "
+                  "copies/frame %.0f, %s path, %s\n",
+                  s.fw, s.fh, s.ow, s.oh, overlay, r.ms_per_frame, r.host_uploads_per_frame, r.device_copies_per_frame,
+                  r.frame_path == FramePath::CudaInterop ? "CUDA interop" : "host staging", r.device_name.c_str());
+    }
+  }
 }
 
 }  // namespace

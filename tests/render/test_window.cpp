@@ -5,6 +5,7 @@
 // support only checks that windows are refused. Its own program, run alone (see CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -43,6 +44,7 @@ class WindowedPresenter : public ::testing::Test {
     i.filter = Filter::Nearest;
     i.clear_color = {1.f, 0.f, 1.f, 1.f};
     i.validation = true;
+    i.cuda_frames = false;   // the pattern is written on the host
     return i;
   }
 
@@ -184,6 +186,70 @@ TEST_F(WindowedPresenter, F1TogglesTheOverlay) {
     EXPECT_NE(presenter.present(), FrameStatus::Closed);
   }
   EXPECT_EQ(presenter.stats().validation_messages, 0);
+}
+
+// Regenerates docs/overlay.png (the README's screenshot): a smooth test picture with the overlay
+// open, fed plausible numbers for 120 frames so that its plots fill. Disabled: run it by hand with
+//   xvfb-run -a -s "-screen 0 1280x720x24" build/tests/render/test_render_window
+//       --gtest_also_run_disabled_tests --gtest_filter="*OverlayScreenshot*"
+// (VK_ICD_FILENAMES as for the other tests). WL_SCREENSHOT=path.png writes elsewhere.
+TEST_F(WindowedPresenter, DISABLED_OverlayScreenshot) {
+  PresenterInfo i = info(1280, 720);
+  i.frame_width = 640;
+  i.frame_height = 360;
+  i.filter = Filter::Linear;
+  i.clear_color = {0.f, 0.f, 0.f, 1.f};
+  i.overlay = true;
+  Presenter presenter(i);
+  auto picture = [](const FrameTarget& t, int frame) {   // sky, sun, hills: compresses well as PNG
+    for (int y = 0; y < t.height; ++y) {
+      uint8_t* row = t.pixels + y * t.row_pitch;
+      for (int x = 0; x < t.width; ++x) {
+        float u = float(x) / t.width, v = float(y) / t.height;
+        float hill = 0.62f + 0.08f * std::sin(u * 7.f + frame * 0.01f) + 0.04f * std::sin(u * 17.f);
+        float sun = (u - 0.72f) * (u - 0.72f) * 3.f + (v - 0.25f) * (v - 0.25f) * 9.f;
+        uint8_t r, g, b;
+        if (v > hill) {
+          r = uint8_t(40 + 50 * (1 - v)), g = uint8_t(110 + 60 * (1 - v)), b = uint8_t(50);
+        } else if (sun < 0.02f) {
+          r = 255, g = 230, b = 150;
+        } else {
+          r = uint8_t(90 + 110 * v), g = uint8_t(150 + 70 * v), b = uint8_t(230);
+        }
+        row[4 * x + 0] = r, row[4 * x + 1] = g, row[4 * x + 2] = b, row[4 * x + 3] = 255;
+      }
+    }
+  };
+  for (int frame = 0; frame < 120; ++frame) {
+    OverlayFrame numbers;
+    float wobble = std::sin(frame * 0.3f);
+    numbers.stages = {{"poll input", 0.1f}, {"actions", 0.05f}, {"denoise block", 31.f + 3.f * wobble},
+                      {"commit state", 1.2f}, {"decode", 7.5f + wobble}, {"present", 0.8f}, {"record", 0.4f}};
+    numbers.latency_ms = 48.f + 4.f * wobble;
+    numbers.state_bytes = int64_t{1536} << 20;
+    numbers.model_info = "causal DiT 1.3B, bf16, 640x360 @ 16 fps";
+    numbers.world_info = "voxel world, VPT actions (A = 25)";
+    numbers.record_seconds = frame / 16.0;
+    numbers.dropped_frames = 2;
+    numbers.input.keys.set(26);    // W held
+    numbers.input.keys.set(225);   // shift
+    numbers.input.mouse_dx = 4.f * wobble;
+    numbers.input.mouse_dy = -1.5f;
+    numbers.input.gamepad_axes = {0.3f, -0.8f, 0.f, 0.1f, 0.f, 0.6f};
+    presenter.overlay()->update(numbers);
+    if (frame == 0) {
+      presenter.overlay()->settings().prompt = "a sunny valley, late afternoon";
+      presenter.overlay()->settings().recording = true;
+    }
+    presenter.poll_input();
+    picture(presenter.begin_frame(), frame);
+    ASSERT_NE(presenter.present(), FrameStatus::Closed);
+  }
+  const char* env = std::getenv("WL_SCREENSHOT");
+  std::string path = env ? env : std::string(WL_TESTS_DIR) + "/../docs/overlay.png";
+  std::string command = std::string("import -window ") + kTitle + " -strip -define png:compression-level=9 png:" + path;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::printf("wrote %s\n", path.c_str());
 }
 
 #else

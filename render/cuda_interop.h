@@ -1,0 +1,90 @@
+// CUDA <-> Vulkan sharing for zero-copy frames (CUDA builds only: WL_WITH_CUDA).
+//
+//   SharedBuffer:   a device-local VkBuffer whose memory is exported as an opaque fd
+//                   (VK_KHR_external_memory_fd) and imported into CUDA (cudaImportExternalMemory +
+//                   cudaExternalMemoryGetMappedBuffer): the decoder writes RGBA8 rows through
+//                   device_pointer(), Vulkan copies them into the frame image. No host copy.
+//   SharedTimeline: a Vulkan timeline semaphore exported as an opaque fd
+//                   (VK_KHR_external_semaphore_fd) and imported into CUDA
+//                   (cudaImportExternalSemaphore): CUDA streams signal and wait on it, Vulkan
+//                   submissions wait and signal, both with 64-bit values.
+// Each type owns both halves of its object (STYLE.md: one move-only owner); the CUDA half is
+// released first. The context must be made with VulkanContextInfo::device_uuid = cuda_device_uuid()
+// and report interop(). Called by the Presenter; this header needs no CUDA headers.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "render/vk_context.h"
+
+struct CUstream_st;
+struct CUexternalMemory_st;
+struct CUexternalSemaphore_st;
+
+namespace wl {
+
+using cudaStream_t = CUstream_st*;   // identical to CUDA's own typedef
+
+// The UUID of the calling thread's current CUDA device; nullopt when CUDA has no device here (no
+// driver, no GPU), with the reason in `why`. Never throws.
+std::optional<std::array<uint8_t, 16>> cuda_device_uuid(std::string& why);
+
+// Blocks until `stream`'s work is done; errors are ignored (used in teardown).
+void cuda_stream_wait_quietly(cudaStream_t stream);
+
+class SharedBuffer {
+ public:
+  SharedBuffer() = default;
+  // `size` bytes, usable by Vulkan as `usage`; throws wl::Error.
+  SharedBuffer(const VulkanContext& context, VkDeviceSize size, VkBufferUsageFlags usage);
+  ~SharedBuffer();
+  SharedBuffer(SharedBuffer&& other) noexcept;
+  SharedBuffer& operator=(SharedBuffer&& other) noexcept;
+  SharedBuffer(const SharedBuffer&) = delete;
+  SharedBuffer& operator=(const SharedBuffer&) = delete;
+
+  const GpuBuffer& vulkan() const { return vulkan_; }   // the Vulkan half (buffer, memory, size)
+  uint8_t* device_pointer() const { return static_cast<uint8_t*>(cuda_pointer_); }   // the CUDA half
+  VkDeviceSize size() const { return vulkan_.size; }
+
+ private:
+  void release_cuda() noexcept;
+  // The Vulkan half was made first and is destroyed last (GpuBuffer: buffer, then memory); the
+  // destructor releases the CUDA mapping and import before it.
+  GpuBuffer vulkan_;
+  CUexternalMemory_st* cuda_memory_ = nullptr;
+  void* cuda_pointer_ = nullptr;   // mapped from cuda_memory_, freed with cudaFree
+};
+
+class SharedTimeline {
+ public:
+  SharedTimeline() = default;
+  // A timeline semaphore starting at `initial`; throws wl::Error.
+  explicit SharedTimeline(const VulkanContext& context, uint64_t initial = 0);
+  ~SharedTimeline();
+  SharedTimeline(SharedTimeline&& other) noexcept;
+  SharedTimeline& operator=(SharedTimeline&& other) noexcept;
+  SharedTimeline(const SharedTimeline&) = delete;
+  SharedTimeline& operator=(const SharedTimeline&) = delete;
+
+  VkSemaphore semaphore() const { return vulkan_.get(); }   // for VkTimelineSemaphoreSubmitInfo
+  // Enqueue on `stream`: set the value to `value` once the stream's earlier work is done.
+  void cuda_signal(uint64_t value, cudaStream_t stream) const;
+  // Enqueue on `stream`: the stream's later work waits until the value is >= `value`.
+  void cuda_wait(uint64_t value, cudaStream_t stream) const;
+  // The current value as Vulkan sees it (vkGetSemaphoreCounterValue).
+  uint64_t value(VkDevice device) const;
+
+ private:
+  void release_cuda() noexcept;
+  // Vulkan half first, CUDA half released first (in the destructor).
+  UniqueSemaphore vulkan_;
+  CUexternalSemaphore_st* cuda_ = nullptr;
+};
+
+}  // namespace wl
