@@ -1,0 +1,91 @@
+// LinearDiT: the SANA-Video block linear diffusion transformer, exact, with block-causal
+// constant-memory inference and per-frame action conditioning.
+//
+//   latents [B, C, T, Hl, Wl] -> patch embed -> tokens [B, N, D], N = T' * h * w (f, h, w order)
+//   timestep [B] or [B, T] (sigma * 1000, truncated to integers as the official model) -> t [B, T, D]
+//     (+ action_embedder(actions [B, T, A]) per frame) -> t0 = t_block(t) [B, T, 6D]
+//   caption [B, L, Cc] + mask [B, L] -> CaptionContext (cross-attention K/V of every block, once per prompt)
+//   blocks: x += g_msa * LinearAttn(mod(LN x)); x += CrossAttn(x, caption); x += g_mlp * MixFFN(mod(LN x))
+//   final layer modulated by t -> unpatchify -> velocity [B, C, T, Hl, Wl]
+//
+// Three ways to run the same weights:
+//   forward(step, caption)                  bidirectional over the given frames (no state)
+//   forward(step, caption, &state, commit)  one block: attention adds the state's S, z; the temporal
+//                                           conv sees the state's last frame; commit=true adds this
+//                                           block to the state (the t = 0 pass of Algorithm 1)
+//   forward_chunked(step, caption, chunks)  the whole sequence at once, chunk-causal (training, and
+//                                           the reference the block-by-block path is tested against)
+// CPU runs fp32; CUDA runs in the model dtype (bf16) with fp32 linear-attention accumulation.
+// Callers: the sampler (model/sampler.h), `worldloop forward` and `bench`, the frame loop, training.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint.h"
+#include "model/dit_config.h"
+#include "model/world_state.h"
+
+namespace wl {
+
+// Cross-attention keys and values of one prompt for every block.
+struct CaptionContext {
+  std::vector<at::Tensor> keys;     // per block [B, H, L, d]
+  std::vector<at::Tensor> values;   // per block [B, H, L, d]
+  at::Tensor bias;                  // [B, 1, 1, L]: 0 for valid tokens, -10000 for padding (official)
+};
+
+struct DiTStep {
+  at::Tensor latents;                     // [B, C, T, Hl, Wl] (noisy block)
+  at::Tensor timestep;                    // [B] or [B, T]
+  at::Tensor actions;                     // [B, T, A], required iff the model has an action embedder
+  int64_t first_frame = 0;                // absolute latent frame index of latents[:, :, 0]
+};
+
+struct DiTOptions {
+  std::string device = "cpu";             // "cpu" or "cuda[:i]"
+  bool bf16 = false;                      // model dtype bf16 (CUDA default), else fp32
+};
+
+class LinearDiT {
+ public:
+  // Moves a checked checkpoint's tensors to the device and dtype.
+  LinearDiT(const DiTCheckpoint& checkpoint, const DiTOptions& options);
+  // Random weights for a config (benchmarks, tests, training init). Deterministic by seed; the
+  // temporal conv and the action embedder's last layer start at zero as in training.
+  static LinearDiT random(const DiTConfig& config, uint64_t seed, const DiTOptions& options);
+  ~LinearDiT();
+  LinearDiT(LinearDiT&&) noexcept;
+  LinearDiT& operator=(LinearDiT&&) noexcept;
+
+  const DiTConfig& config() const;
+  const TensorMap& weights() const;       // official names, on the model's device and dtype
+  int64_t parameter_count() const;
+
+  // Computes the cross-attention K/V of a prompt: caption [B, L, Cc], mask [B, L] (1 valid, 0 pad).
+  CaptionContext encode_caption(const at::Tensor& caption, const at::Tensor& mask) const;
+
+  // A zero state for `batch` sequences of latent grid Hl x Wl (tokens h = Hl/ph, w = Wl/pw).
+  WorldState new_state(int64_t batch, int64_t latent_h, int64_t latent_w, StatePolicy policy) const;
+
+  at::Tensor forward(const DiTStep& step, const CaptionContext& caption) const;
+  at::Tensor forward(const DiTStep& step, const CaptionContext& caption, WorldState& state, bool commit) const;
+  // chunks: latent frames per chunk, summing to T.
+  at::Tensor forward_chunked(const DiTStep& step, const CaptionContext& caption, const std::vector<int64_t>& chunks) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  explicit LinearDiT(std::unique_ptr<Impl> impl);
+};
+
+// Weights for a config, CPU fp32, official names, deterministic by seed. training_init: biases 0,
+// norms 1, temporal conv and action embedder output at zero (a fresh model); otherwise every tensor
+// is random and non-zero (tests that must exercise every path).
+TensorMap random_dit_weights(const DiTConfig& config, uint64_t seed, bool training_init);
+
+}  // namespace wl
