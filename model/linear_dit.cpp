@@ -177,7 +177,8 @@ WorldState LinearDiT::new_state(int64_t batch, int64_t latent_h, int64_t latent_
 
 // [SECTION] caption
 
-CaptionContext LinearDiT::encode_caption(const at::Tensor& caption, const at::Tensor& mask) const {
+CaptionContext LinearDiT::encode_caption(const at::Tensor& caption, const at::Tensor& mask,
+                                         const std::function<void(const std::string&, const at::Tensor&)>& trace) const {
   const Impl& m = *impl_;
   const auto& c = m.config;
   WL_CHECK(caption.dim() == 3 && caption.size(2) == c.caption_channels, "caption embeddings should be [B, L, ",
@@ -188,7 +189,9 @@ CaptionContext LinearDiT::encode_caption(const at::Tensor& caption, const at::Te
   at::Tensor y = caption.to(m.options);
   y = at::linear(at::gelu(at::linear(y, m.w("y_embedder.y_proj.fc1.weight"), m.w("y_embedder.y_proj.fc1.bias")), "tanh"),
                  m.w("y_embedder.y_proj.fc2.weight"), m.w("y_embedder.y_proj.fc2.bias"));   // [B, L, D]
+  if (trace) trace("caption_projection", y);
   y = rms_norm(y, m.w("attention_y_norm.weight"), c.caption_norm_eps);                      // [B, L, D]
+  if (trace) trace("caption_norm", y);
   CaptionContext ctx;
   for (const auto& bw : m.blocks) {
     auto kv = at::linear(y, bw.ckv_w, bw.ckv_b).chunk(2, -1);                               // 2 x [B, L, D]
@@ -273,6 +276,10 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
              step.actions.sizes(), ")");
   }
   at::Tensor t0 = at::linear(at::silu(temb), w("t_block.1.weight"), w("t_block.1.bias"));   // [B, f, 6D]
+  if (step.trace) {
+    step.trace("time_embed.timestep", t0);
+    step.trace("time_embed.embedded_timestep", temb);
+  }
 
   // RoPE positions: absolute frames, relative to the state's base when there is a state.
   int64_t first_position = step.first_frame;
@@ -288,6 +295,7 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
   at::Tensor x = at::conv3d(latents.to(options), w("x_embedder.proj.weight"), w("x_embedder.proj.bias"),
                             {c.patch[0], c.patch[1], c.patch[2]});                          // [B, D, f, gh, gw]
   x = x.flatten(2).transpose(1, 2).contiguous();                                           // [B, N, D]
+  if (step.trace) step.trace("patch_embedding", x);
 
   for (int i = 0; i < c.depth; ++i) {
     const BlockWeights& bw = blocks[i];
@@ -316,13 +324,16 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
     x = x + (frames(ff) * mod(5)).view({B, N, D});
 
     if (state && commit) state->commit_layer(i, blk.S_blk, blk.z_blk, last_frame);
+    if (step.trace) step.trace(str("transformer_blocks.", i), x);
   }
   if (state && commit) state->finish_commit(step.first_frame, f);
 
   auto final_mods = w("final_layer.scale_shift_table").view({1, 1, 2, D}) + temb.unsqueeze(2);   // [B, f, 2, D]
   at::Tensor shift = final_mods.select(2, 0).unsqueeze(2), scale = final_mods.select(2, 1).unsqueeze(2);
   at::Tensor h = layer_norm(x, c.norm_eps).view({B, f, hw, D}) * (1 + scale) + shift;     // [B, f, hw, D]
+  if (step.trace) step.trace("norm_out", h.view({B, N, D}));
   at::Tensor out = at::linear(h, w("final_layer.linear.weight"), w("final_layer.linear.bias"));   // [B, f, hw, P*C]
+  if (step.trace) step.trace("proj_out", out.view({B, N, -1}));
   out = out.view({B, f, gh, gw, c.patch[0], c.patch[1], c.patch[2], c.out_channels});
   return out.permute({0, 7, 1, 4, 2, 5, 3, 6})
       .reshape({B, c.out_channels, f * c.patch[0], gh * c.patch[1], gw * c.patch[2]});   // [B, C, T, Hl, Wl]

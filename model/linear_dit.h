@@ -22,6 +22,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ struct DiTStep {
   at::Tensor timestep;                    // [B] or [B, T]
   at::Tensor actions;                     // [B, T, A], required iff the model has an action embedder
   int64_t first_frame = 0;                // absolute latent frame index of latents[:, :, 0]
+  // Debugging and parity tests: called with named intermediates (diffusers' module names:
+  // "patch_embedding", "time_embed.timestep", "time_embed.embedded_timestep",
+  // "transformer_blocks.{i}", "norm_out", "proj_out"). Empty in normal use.
+  std::function<void(const std::string& name, const at::Tensor& value)> trace;
 };
 
 struct DiTOptions {
@@ -67,7 +72,9 @@ class LinearDiT {
   int64_t parameter_count() const;
 
   // Computes the cross-attention K/V of a prompt: caption [B, L, Cc], mask [B, L] (1 valid, 0 pad).
-  CaptionContext encode_caption(const at::Tensor& caption, const at::Tensor& mask) const;
+  // `trace` (optional) sees "caption_projection" and "caption_norm".
+  CaptionContext encode_caption(const at::Tensor& caption, const at::Tensor& mask,
+                                const std::function<void(const std::string&, const at::Tensor&)>& trace = {}) const;
 
   // A zero state for `batch` sequences of latent grid Hl x Wl (tokens h = Hl/ph, w = Wl/pw).
   WorldState new_state(int64_t batch, int64_t latent_h, int64_t latent_w, StatePolicy policy) const;
