@@ -168,6 +168,48 @@ void WorldState::rebase(int64_t delta) {
   frame_base_ += delta;
 }
 
+std::map<std::string, at::Tensor> WorldState::to_tensors() const {
+  std::map<std::string, at::Tensor> out;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    std::string p = str("state.", i, ".");
+    out[p + "S"] = l.S;
+    out[p + "z"] = l.z;
+    out[p + "conv"] = l.conv;
+    for (size_t k = 0; k < l.ring_S.size(); ++k) {
+      out[str(p, "ring.", k, ".S")] = l.ring_S[k];
+      out[str(p, "ring.", k, ".z")] = l.ring_z[k];
+    }
+    if (l.sink_S.defined()) {
+      out[p + "sink.S"] = l.sink_S;
+      out[p + "sink.z"] = l.sink_z;
+    }
+  }
+  out["state.blocks_committed"] = at::tensor(blocks_committed_, at::kLong);
+  out["state.next_frame"] = at::tensor(next_frame_, at::kLong);
+  out["state.frame_base"] = at::tensor(frame_base_, at::kLong);
+  return out;
+}
+
+void WorldState::load_tensors(const std::map<std::string, at::Tensor>& tensors, const std::string& source) {
+  std::map<std::string, at::Tensor> mine = to_tensors();
+  for (const auto& [name, want] : mine) {
+    auto it = tensors.find(name);
+    WL_CHECK(it != tensors.end(), source, ": world state tensor '", name, "' is missing (policy ", policy_.name(), ")");
+    WL_CHECK(it->second.sizes() == want.sizes(), source, ": world state tensor '", name, "' has shape ", it->second.sizes(),
+             ", this model and policy need ", want.sizes());
+  }
+  for (const auto& [name, _] : tensors)
+    WL_CHECK(name.rfind("state.", 0) != 0 || mine.count(name), source, ": unexpected world state tensor '", name,
+             "' (saved with another policy or model?)");
+  // Everything checked: now copy.
+  for (auto& [name, dst] : mine)
+    if (dst.dim() > 0) dst.copy_(tensors.at(name));
+  blocks_committed_ = tensors.at("state.blocks_committed").item<int64_t>();
+  next_frame_ = tensors.at("state.next_frame").item<int64_t>();
+  frame_base_ = tensors.at("state.frame_base").item<int64_t>();
+}
+
 int64_t WorldState::size_bytes() const {
   int64_t bytes = 0;
   auto add = [&](const at::Tensor& t) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,13 @@ class WorldState {
 
   // Bytes held by every tensor of the state (what the overlay shows; constant over a session).
   int64_t size_bytes() const;
+
+  // Every tensor and counter under "state." names (counters as int64 scalars), for files
+  // (`worldloop forward --state-out`, snapshots). load_tensors() checks that each name and shape
+  // matches this state (same model, policy, batch and grid) and throws wl::Error naming the first
+  // that does not; the state is unchanged when it throws.
+  std::map<std::string, at::Tensor> to_tensors() const;
+  void load_tensors(const std::map<std::string, at::Tensor>& tensors, const std::string& source);
  private:
   void rebase(int64_t delta);
 

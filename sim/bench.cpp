@@ -10,8 +10,13 @@
 #include <ostream>
 #include <thread>
 
+#include <ATen/ATen.h>
+
 #include "envs/world.h"
 #include "kernels/core/error.h"
+#include "model/device.h"
+#include "model/linear_dit.h"
+#include "model/sampler.h"
 #include "sim/version.h"
 
 namespace wl {
@@ -32,6 +37,49 @@ void bench_worlds(const BenchOptions& options, std::vector<BenchRow>& rows) {
     for (int r = 0; r < options.repeats; ++r)
       fps.push_back(bench_world(world, options.world_frames, config, 1 + r).frames_per_s);
     rows.push_back(summarize("worlds", str(world, " ", config.width, "x", config.height), "frames/s (1 core)", fps));
+  }
+}
+
+// Each row: one block size. A block is the sampler's denoise forwards plus the commit forward,
+// with the state growing as in a session; the first block is a warm-up and not timed.
+void bench_dit(const BenchOptions& o, std::vector<BenchRow>& rows) {
+  std::string preset = o.preset.empty() ? "sana-video-2b-480p" : o.preset;
+  DiTConfig config = dit_preset(preset);
+  bool cuda = at::Device(o.device).is_cuda();
+  bool bf16 = o.bf16 || cuda;
+  LinearDiT model = LinearDiT::random(config, 1, DiTOptions{o.device, bf16});
+  std::string label = str(preset, " (random weights, ", bf16 ? "bf16" : "fp32", ", ", o.latent_h * 8, "x", o.latent_w * 8, ")");
+  auto options = at::TensorOptions().device(at::Device(o.device)).dtype(bf16 ? at::kBFloat16 : at::kFloat);
+  NoiseSource noise(7);
+  at::Tensor caption = noise.normal({1, o.caption_tokens, config.caption_channels}, options);
+  CaptionContext ctx = model.encode_caption(caption, at::ones({1, o.caption_tokens}, options));
+  SamplerConfig sampler;
+  const int forwards_per_block = static_cast<int>(sampler.timesteps.size()) + 1;
+  for (int frames : o.block_frames) {
+    WL_CHECK(frames > 0, "--block-frames must be positive, got ", frames);
+    WorldState state = model.new_state(1, o.latent_h, o.latent_w, StatePolicy{});
+    at::Tensor actions;   // the preset has no action embedder
+    generate_block(model, ctx, state, actions, frames, sampler, noise);   // warm-up
+    synchronize(o.device);
+    DeviceMemory steady = memory_stats(o.device);
+    reset_peak_memory(o.device);
+    std::vector<double> ms_per_forward, fps;
+    for (int r = 0; r < o.repeats; ++r) {
+      auto start = std::chrono::steady_clock::now();
+      generate_block(model, ctx, state, actions, frames, sampler, noise);
+      synchronize(o.device);
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ms_per_forward.push_back(1000.0 * seconds / forwards_per_block);
+      fps.push_back(4.0 * frames / seconds);   // every latent frame after the first decodes to 4 video frames
+    }
+    DeviceMemory peak = memory_stats(o.device);
+    std::string name = str(label, ", ", frames, " latent frame", frames > 1 ? "s" : "", "/block");
+    rows.push_back(summarize("dit", name, "ms per DiT forward", ms_per_forward));
+    rows.push_back(summarize("dit", name, "video frames/s (4 steps + commit)", fps));
+    double gib = 1.0 / (1ull << 30);
+    rows.push_back(summarize("dit", name, cuda ? "GPU GiB steady (allocated)" : "RSS GiB steady", {steady.current_bytes * gib}));
+    rows.push_back(summarize("dit", name, cuda ? "GPU GiB peak (allocated)" : "RSS GiB peak", {peak.peak_bytes * gib}));
+    rows.push_back(summarize("dit", name, "state MiB", {state.size_bytes() / double(1 << 20)}));
   }
 }
 
@@ -67,7 +115,8 @@ void print_table(const std::vector<BenchRow>& rows, std::ostream& out) {
 void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) {
   nlohmann::json report;
   report["engine"] = {{"version", kVersion}, {"commit", kGitCommit}, {"build", kBuildFlavour}};
-  report["machine"] = {{"cpu", cpu_model()}, {"threads", std::thread::hardware_concurrency()}};
+  report["machine"] = {{"cpu", cpu_model()}, {"threads", std::thread::hardware_concurrency()},
+                       {"device", device_name(options.device)}};
   report["date"] = utc_now();
   report["repeats"] = options.repeats;
   report["rows"] = nlohmann::json::array();
@@ -86,7 +135,7 @@ void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) 
 }  // namespace
 
 const std::vector<std::string>& bench_sections() {
-  static const std::vector<std::string> kSections = {"worlds"};
+  static const std::vector<std::string> kSections = {"worlds", "dit"};
   return kSections;
 }
 
@@ -94,14 +143,20 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
   WL_CHECK(options.repeats >= 1, "--repeats must be at least 1, got ", options.repeats);
   for (const auto& s : options.sections)
     WL_CHECK(std::find(bench_sections().begin(), bench_sections().end(), s) != bench_sections().end(),
-             "unknown bench section '", s, "'; the sections are: worlds");
+             "unknown bench section '", s, "'; the sections are: worlds, dit");
   auto wanted = [&](const std::string& s) {
     return options.sections.empty() || std::find(options.sections.begin(), options.sections.end(), s) != options.sections.end();
   };
   std::vector<BenchRow> rows;
   out << "worldloop " << kVersion << " (" << kGitCommit << ", " << kBuildFlavour << ") on " << cpu_model() << ", "
-      << std::thread::hardware_concurrency() << " threads; median of " << options.repeats << " runs\n\n";
+      << std::thread::hardware_concurrency() << " threads";
+  if (at::Device(options.device).is_cuda()) out << ", " << device_name(options.device);
+  out << "; median of " << options.repeats << " runs\n\n";
   if (wanted("worlds")) bench_worlds(options, rows);
+  // The DiT section is slow on a CPU (a 2B forward at 480p takes minutes), so it runs only when asked.
+  bool dit_asked = !options.preset.empty() ||
+                   std::find(options.sections.begin(), options.sections.end(), "dit") != options.sections.end();
+  if (dit_asked) bench_dit(options, rows);
   print_table(rows, out);
   if (!options.json_path.empty()) write_json(options, rows);
   return rows;

@@ -1,6 +1,8 @@
 // `worldloop bench`: every speed and memory number the project reports comes from here, as a table
 // on stdout and, with --json, a JSON file that records the machine, the build and the commit next
-// to each number. Sections grow as parts land: worlds (ground-truth simulators).
+// to each number. Sections grow as parts land: worlds (ground-truth simulators), dit (the world
+// model's DiT: ms per forward, video frames/s for blocks of 1/3/10 latent frames with the 4-step
+// sampler plus the commit pass, steady and peak memory, state bytes; random weights unless given).
 // Each measurement repeats `repeats` times and reports the median with the min and max, so that a
 // number can be reproduced and its noise seen. Callers: main.cpp; tools/gpu_run.sh on the GPU machine.
 #pragma once
@@ -17,6 +19,13 @@ struct BenchOptions {
   int world_frames = 500;              // steps per repetition for the worlds section
   int world_size = 128;                // world frame width = height, pixels
   std::string json_path;               // also write results here ("" = table only)
+  // dit section (runs when named in `sections` or when `preset` is set)
+  std::string preset;                  // DiT config, default sana-video-2b-480p; random weights
+  std::vector<int> block_frames = {1, 3, 10};   // latent frames per block
+  int latent_h = 60, latent_w = 104;   // 480x832 video through the Wan2.1 VAE (8x)
+  int caption_tokens = 300;            // the official max prompt length
+  std::string device = "cpu";          // "cpu" or "cuda"
+  bool bf16 = false;                   // model dtype bf16 (set automatically on CUDA)
 };
 
 struct BenchRow {

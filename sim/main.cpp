@@ -4,7 +4,8 @@
 //   worldloop --version
 //   worldloop info FILE.safetensors [--prefix P]
 //   worldloop play [--world NAME | --model DIR]
-//   worldloop bench [--section worlds] [--repeats N] [--json FILE]
+//   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE]
+//   worldloop forward --model DIR --inputs IN.safetensors --out OUT.safetensors
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -14,6 +15,7 @@
 #include "kernels/core/log.h"
 #include "model/safetensors.h"
 #include "sim/bench.h"
+#include "sim/forward.h"
 #include "sim/info.h"
 #include "sim/version.h"
 #include "sim/world_files.h"
@@ -63,6 +65,24 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--world-frames", bench.world_frames, "Steps per repetition for the worlds section")->capture_default_str();
   bench_cmd->add_option("--world-size", bench.world_size, "World frame width and height in pixels")->capture_default_str();
   bench_cmd->add_option("--json", bench.json_path, "Also write the results as JSON to this file");
+  bench_cmd->add_option("--preset", bench.preset, "DiT config for the dit section (random weights); runs that section");
+  bench_cmd->add_option("--block-frames", bench.block_frames, "Latent frames per block for the dit section")->delimiter(',')
+      ->capture_default_str();
+  bench_cmd->add_option("--latent-h", bench.latent_h, "Latent height for the dit section (video height / 8)")->capture_default_str();
+  bench_cmd->add_option("--latent-w", bench.latent_w, "Latent width for the dit section (video width / 8)")->capture_default_str();
+  bench_cmd->add_option("--device", bench.device, "cpu or cuda for the dit section")->capture_default_str();
+  bench_cmd->add_flag("--bf16", bench.bf16, "bf16 model on CPU (always on CUDA)");
+
+  wl::ForwardOptions forward;
+  CLI::App* forward_cmd = app.add_subcommand("forward", "One DiT forward on given latents, timestep and caption embeddings");
+  forward_cmd->add_option("--model", forward.model, "World/model directory or .safetensors file")->required();
+  forward_cmd->add_option("--inputs", forward.inputs, "latents, timestep, caption, caption_mask [, actions, first_frame, state.*]")
+      ->required();
+  forward_cmd->add_option("--out", forward.out, "Output .safetensors: velocity [and state.*]")->required();
+  forward_cmd->add_option("--device", forward.device, "cpu or cuda")->capture_default_str();
+  forward_cmd->add_flag("--bf16", forward.bf16, "Run the model in bf16 (fp32 attention accumulation)");
+  forward_cmd->add_flag("--commit", forward.commit, "Commit the block into the world state and write the state out");
+  forward_cmd->add_option("--state-policy", forward.state_policy, "global, window:N or sink+window:N for a new state");
 
   try {
     app.parse(argc, argv);
@@ -81,6 +101,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*play_cmd) return run_play(play);
+    if (*forward_cmd) {
+      wl::run_forward(forward);
+      return 0;
+    }
     if (*bench_cmd) {
       wl::run_bench(bench, std::cout);
       return 0;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "model/linear_dit.h"
 #include "model/tensor_io.h"
 #include "tests/model/crafted_safetensors.h"
 
@@ -115,6 +116,49 @@ TEST(Cli, PlaySaysWhatIsMissing) {
   CliResult no_weights = run_worldloop("play --model '" + dir.string() + "'");
   EXPECT_EQ(no_weights.code, 1);
   EXPECT_NE(no_weights.err.find("config.json is missing"), std::string::npos) << no_weights.err;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, ForwardMatchesTheModelAndCarriesState) {
+  fs::path dir = fs::temp_directory_path() / ("wl_cli_forward_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "model");
+  DiTConfig config = dit_preset("tiny");
+  save_dit_checkpoint((dir / "model" / "model.safetensors").string(), random_dit_weights(config, 4, false), config);
+  at::manual_seed(2);
+  at::Tensor latents = at::randn({1, 4, 2, 4, 4}), timestep = at::tensor({640.f});
+  at::Tensor caption = at::randn({1, 3, config.caption_channels}), mask = at::ones({1, 3});
+  std::string in = (dir / "in.safetensors").string(), out = (dir / "out.safetensors").string();
+  save_tensors(in, {{"latents", latents}, {"timestep", timestep}, {"caption", caption}, {"caption_mask", mask}});
+
+  CliResult r = run_worldloop("forward --model '" + (dir / "model").string() + "' --inputs '" + in + "' --out '" + out + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  LinearDiT model(load_dit_checkpoint((dir / "model").string()), DiTOptions{});
+  CaptionContext ctx = model.encode_caption(caption, mask);
+  at::Tensor want = model.forward({latents, timestep, {}, 0}, ctx);
+  EXPECT_TRUE(at::allclose(load_tensor(SafetensorsFile::open(out), "velocity"), want, 1e-6, 1e-6));
+
+  // --commit writes the state; feeding it back continues the session like one in-process state.
+  r = run_worldloop("forward --commit --state-policy window:2 --model '" + (dir / "model").string() + "' --inputs '" + in +
+                    "' --out '" + out + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::pair<std::string, at::Tensor>> next = {{"latents", latents}, {"timestep", timestep},
+                                                          {"caption", caption}, {"caption_mask", mask}};
+  SafetensorsFile first = SafetensorsFile::open(out);
+  for (const auto& entry : first.tensors())
+    if (entry.name.rfind("state.", 0) == 0) next.emplace_back(entry.name, load_tensor(first, entry).clone());
+  save_tensors(in, next, {{"state_policy", "window:2"}});
+  r = run_worldloop("forward --model '" + (dir / "model").string() + "' --inputs '" + in + "' --out '" + out + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  WorldState state = model.new_state(1, 4, 4, StatePolicy::parse("window:2"));
+  model.forward({latents, timestep, {}, 0}, ctx, state, true);
+  at::Tensor second = model.forward({latents, timestep, {}, 2}, ctx, state, false);
+  EXPECT_TRUE(at::allclose(load_tensor(SafetensorsFile::open(out), "velocity"), second, 1e-6, 1e-6));
+
+  // A missing input names the tensor.
+  save_tensors(in, {{"latents", latents}, {"timestep", timestep}, {"caption", caption}});
+  r = run_worldloop("forward --model '" + (dir / "model").string() + "' --inputs '" + in + "' --out '" + out + "'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no tensor named 'caption_mask'"), std::string::npos) << r.err;
   fs::remove_all(dir);
 }
 
