@@ -61,8 +61,11 @@ step configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release 
 step build cmake --build "$build" -j "$(nproc)" || { tail -50 "$out/build.log"; exit 1; }
 step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml"
 tests_rc=$?
+# Benchmarks: the cheap sections, then the DiT at 480p on the GPU (WL_BENCH_ARGS adds flags).
 if "$build/sim/worldloop" --help 2>/dev/null | grep -q '^  bench '; then
   step bench "$build/sim/worldloop" bench --json "$out/bench.json"
+  step bench_dit "$build/sim/worldloop" bench --section dit --preset sana-video-2b-480p --device cuda \
+    --json "$out/bench_dit.json" ${WL_BENCH_ARGS:-}
 fi
 tail -n 3 "$out/ctest.log"
 {
