@@ -8,7 +8,7 @@
 # recording). Idempotent: packages already downloaded are kept.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-runtime=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+runtime=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 vulkan-validationlayers)
 build=(libvulkan-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libglm-dev libimgui-dev libstb-dev libstb0)
 mkdir -p "$root/.deps/runtime" "$root/.deps/build" /tmp/wl-amd64/partial
 o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/wl-amd64)
