@@ -59,7 +59,9 @@ step configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release 
   -DCMAKE_PREFIX_PATH="$prefix;$deps_prefix/usr" -DPKG_CONFIG_USE_CMAKE_PREFIX_PATH=OFF \
   -DWL_WINDOW=OFF -DWL_RECORDING=OFF -DWL_FUZZ=OFF -DWL_GIT_COMMIT_OVERRIDE="$commit" || { cat "$out/configure.log"; exit 1; }
 step build cmake --build "$build" -j "$(nproc)" || { tail -50 "$out/build.log"; exit 1; }
-step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml"
+# The diffusers goldens need PyPI, which the GPU machine cannot reach: parity runs on CPU machines (CI).
+step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml" \
+  -E "^reference\.|DiffusersParity"
 tests_rc=$?
 # Benchmarks: the cheap sections, then the DiT at 480p on the GPU (WL_BENCH_ARGS adds flags).
 if "$build/sim/worldloop" --help 2>/dev/null | grep -q '^  bench '; then

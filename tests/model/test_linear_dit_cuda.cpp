@@ -4,12 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 
 #include "model/linear_dit.h"
 #include "model/sampler.h"
 
 namespace wl {
 namespace {
+
+// fp32 comparisons need true fp32 on the GPU: torch lets cuDNN convolutions use TF32 by default,
+// which alone puts the patch embed and the depthwise conv ~2e-4 off.
+void strict_fp32() {
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+}
 
 double rel_error(const at::Tensor& a, const at::Tensor& b) {
   return (a.cpu().to(at::kDouble) - b.cpu().to(at::kDouble)).abs().max().item<double>() /
@@ -20,6 +28,7 @@ class LinearDiTCuda : public ::testing::TestWithParam<bool> {};
 
 TEST_P(LinearDiTCuda, MatchesCpuFp32) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  strict_fp32();
   const bool bf16 = GetParam();
   // Wider than `tiny` so bf16 rounding is representative: D 224 = 2 x 112 (the 2B head size).
   DiTConfig config = dit_preset("tiny");
@@ -57,6 +66,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, LinearDiTCuda, ::testing::Values(false, true),
 
 TEST(SamplerCuda, SameSeedSameBlockOnCpuAndCuda) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  strict_fp32();
   DiTConfig config = dit_preset("tiny");
   DiTCheckpoint ckpt;
   ckpt.config = config;
