@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# run_golden.sh OUT_DIR [--seed S]: makes the SANA-Video DiT goldens in OUT_DIR (see README.md):
-# sets up the reference venv (setup_venv.sh), then runs sana_dit_golden.py in it.
+# run_golden.sh [--set NAME] OUT_DIR [--seed S]: makes one golden set in OUT_DIR (see README.md):
+# sets up the reference venv (setup_venv.sh), then runs NAME_golden.py in it. NAME: sana_dit (the
+# default: the SANA-Video DiT) or vae (the Wan2.1 VAE and TAEHV decoders).
 # Reruns are instant: OUT_DIR/generator.sha256 records the generator, the venv (named after its pins
 # and torch) and the arguments, and a match skips the work. Exit 0 done; 77 skipped because PyPI is unreachable (the one-line
 # reason is printed and also written to OUT_DIR/skipped.txt, so a dependent test can show it);
 # anything else is a failure.
 set -euo pipefail
 
+set_name=sana_dit
+if [ "${1:-}" = --set ] && [ $# -ge 2 ]; then
+  set_name=$2
+  shift 2
+fi
 if [ $# -lt 1 ]; then
-  echo "usage: $0 OUT_DIR [--seed S]" >&2
+  echo "usage: $0 [--set sana_dit|vae] OUT_DIR [--seed S]" >&2
   exit 2
 fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=$1
 shift
-generator=$here/sana_dit_golden.py
-files=(weights.safetensors config.json inputs.safetensors outputs.safetensors generator.sha256)
+generator=$here/${set_name}_golden.py
+case $set_name in
+  sana_dit) files=(weights.safetensors config.json inputs.safetensors outputs.safetensors generator.sha256) ;;
+  vae) files=(inputs.safetensors wan_weights.safetensors wan_config.json wan_outputs.safetensors
+              taehv_weights.safetensors taehv_outputs.safetensors generator.sha256) ;;
+  *) echo "$0: unknown golden set '$set_name' (sana_dit or vae)" >&2; exit 2 ;;
+esac
 
 mkdir -p "$out"
 rm -f "$out/skipped.txt"
