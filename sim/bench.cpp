@@ -17,6 +17,9 @@
 #include "model/device.h"
 #include "model/linear_dit.h"
 #include "model/sampler.h"
+#include "model/taehv.h"
+#include "model/wan_vae.h"
+#include "render/bench_present.h"
 #include "sim/version.h"
 
 namespace wl {
@@ -83,6 +86,69 @@ void bench_dit(const BenchOptions& o, std::vector<BenchRow>& rows) {
   }
 }
 
+// Streams `decoder_latents` latents one at a time through each decoder; the first latent (1 frame,
+// warm-up) is not timed. Memory growth = current bytes after the last latent minus after the second.
+void bench_decoders(const BenchOptions& o, std::vector<BenchRow>& rows) {
+  WL_CHECK(o.decoder_latents >= 3, "--decoder-latents must be at least 3, got ", o.decoder_latents);
+  bool cuda = at::Device(o.device).is_cuda();
+  bool bf16 = o.bf16 || cuda;
+  auto options = at::TensorOptions().device(at::Device(o.device)).dtype(bf16 ? at::kBFloat16 : at::kFloat);
+  std::vector<std::unique_ptr<VideoDecoder>> decoders;
+  WanVAEConfig wan;
+  decoders.push_back(std::make_unique<WanVAEDecoder>(
+      wan_vae_checkpoint_from(random_wan_vae_weights(wan, 1), "random weights"), WanVAEOptions{{o.device, bf16}}));
+  TAEHVConfig tae;
+  decoders.push_back(std::make_unique<TAEHVDecoder>(taehv_checkpoint_from(random_taehv_weights(tae, 1), "random weights"),
+                                                    VAEOptions{o.device, bf16}));
+  NoiseSource noise(3);
+  for (auto& decoder : decoders) {
+    decoder->begin(1, o.latent_h, o.latent_w);
+    std::vector<double> ms_per_frame;
+    int64_t after_second = 0;
+    reset_peak_memory(o.device);
+    for (int i = 0; i < o.decoder_latents; ++i) {
+      at::Tensor latent = noise.normal({1, 16, 1, o.latent_h, o.latent_w}, options);
+      synchronize(o.device);
+      auto start = std::chrono::steady_clock::now();
+      at::Tensor frames = decoder->decode_next(latent);
+      synchronize(o.device);
+      double ms = 1000.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (i > 0) ms_per_frame.push_back(ms / frames.size(2));
+      if (i == 1) after_second = memory_stats(o.device).current_bytes;
+    }
+    DeviceMemory end = memory_stats(o.device);
+    std::string name = str(decoder->name(), " (random weights, ", bf16 ? "bf16" : "fp32", ", ", o.latent_h * 8, "x",
+                           o.latent_w * 8, ", ", o.decoder_latents, " latents)");
+    rows.push_back(summarize("decoders", name, "ms per video frame", ms_per_frame));
+    rows.push_back(summarize("decoders", name, "state MiB", {decoder->state_bytes() / double(1 << 20)}));
+    rows.push_back(summarize("decoders", name, cuda ? "GPU MiB growth (latent 2 -> last)" : "RSS MiB growth (latent 2 -> last)",
+                             {(end.current_bytes - after_second) / double(1 << 20)}));
+    rows.push_back(summarize("decoders", name, cuda ? "GPU GiB peak (allocated)" : "RSS GiB peak",
+                             {end.peak_bytes / double(1ull << 30)}));
+  }
+}
+
+void bench_present_section(const BenchOptions& o, std::vector<BenchRow>& rows) {
+  struct Size {
+    int fw, fh, ow, oh;
+  };
+  for (Size s : {Size{640, 360, 1280, 720}, Size{832, 480, 1920, 1080}}) {
+    std::vector<double> ms, uploads;
+    std::string path;
+    for (int r = 0; r < o.repeats; ++r) {
+      PresentBenchInfo info;
+      info.frame_width = s.fw, info.frame_height = s.fh, info.output_width = s.ow, info.output_height = s.oh;
+      PresentBenchResult result = bench_present(info);
+      ms.push_back(result.ms_per_frame);
+      uploads.push_back(result.host_uploads_per_frame);
+      path = str(result.device_name, ", ", result.frame_path == FramePath::CudaInterop ? "CUDA interop" : "host staging");
+    }
+    std::string name = str(s.fw, "x", s.fh, " -> ", s.ow, "x", s.oh, " (", path, ")");
+    rows.push_back(summarize("present", name, "ms per frame (headless)", ms));
+    rows.push_back(summarize("present", name, "host uploads per frame", uploads));
+  }
+}
+
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -135,7 +201,7 @@ void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) 
 }  // namespace
 
 const std::vector<std::string>& bench_sections() {
-  static const std::vector<std::string> kSections = {"worlds", "dit"};
+  static const std::vector<std::string> kSections = {"worlds", "present", "dit", "decoders"};
   return kSections;
 }
 
@@ -143,7 +209,7 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
   WL_CHECK(options.repeats >= 1, "--repeats must be at least 1, got ", options.repeats);
   for (const auto& s : options.sections)
     WL_CHECK(std::find(bench_sections().begin(), bench_sections().end(), s) != bench_sections().end(),
-             "unknown bench section '", s, "'; the sections are: worlds, dit");
+             "unknown bench section '", s, "'; the sections are: worlds, present, dit, decoders");
   auto wanted = [&](const std::string& s) {
     return options.sections.empty() || std::find(options.sections.begin(), options.sections.end(), s) != options.sections.end();
   };
@@ -152,11 +218,15 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
       << std::thread::hardware_concurrency() << " threads";
   if (at::Device(options.device).is_cuda()) out << ", " << device_name(options.device);
   out << "; median of " << options.repeats << " runs\n\n";
+  auto named = [&](const char* s) {
+    return std::find(options.sections.begin(), options.sections.end(), s) != options.sections.end();
+  };
   if (wanted("worlds")) bench_worlds(options, rows);
-  // The DiT section is slow on a CPU (a 2B forward at 480p takes minutes), so it runs only when asked.
-  bool dit_asked = !options.preset.empty() ||
-                   std::find(options.sections.begin(), options.sections.end(), "dit") != options.sections.end();
-  if (dit_asked) bench_dit(options, rows);
+  if (wanted("present")) bench_present_section(options, rows);
+  // The model sections are slow on a CPU (a 2B forward at 480p takes minutes), so they run only
+  // when named (or, for the DiT, when a preset is given).
+  if (named("dit") || !options.preset.empty()) bench_dit(options, rows);
+  if (named("decoders")) bench_decoders(options, rows);
   print_table(rows, out);
   if (!options.json_path.empty()) write_json(options, rows);
   return rows;

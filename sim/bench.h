@@ -2,7 +2,9 @@
 // on stdout and, with --json, a JSON file that records the machine, the build and the commit next
 // to each number. Sections grow as parts land: worlds (ground-truth simulators), dit (the world
 // model's DiT: ms per forward, video frames/s for blocks of 1/3/10 latent frames with the 4-step
-// sampler plus the commit pass, steady and peak memory, state bytes; random weights unless given).
+// sampler plus the commit pass, steady and peak memory, state bytes; random weights unless given),
+// decoders (Wan2.1 VAE and TAEHV, streaming one latent at a time: ms per frame, state bytes and
+// memory growth over the run), present (headless presenter: ms per frame, host uploads per frame).
 // Each measurement repeats `repeats` times and reports the median with the min and max, so that a
 // number can be reproduced and its noise seen. Callers: main.cpp; tools/gpu_run.sh on the GPU machine.
 #pragma once
@@ -26,6 +28,8 @@ struct BenchOptions {
   int caption_tokens = 300;            // the official max prompt length
   std::string device = "cpu";          // "cpu" or "cuda"
   bool bf16 = false;                   // model dtype bf16 (set automatically on CUDA)
+  // decoders section (runs when named): latent grid as above
+  int decoder_latents = 8;             // latents streamed per decoder (1,000 for the growth check)
 };
 
 struct BenchRow {

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
 
   wl::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure speed and memory; prints a table, optionally JSON");
-  bench_cmd->add_option("--section", bench.sections, "Run only these sections (worlds)");
+  bench_cmd->add_option("--section", bench.sections, "Run only these sections: worlds, present, dit, decoders")
+      ->delimiter(',');
   bench_cmd->add_option("--repeats", bench.repeats, "Timed repetitions per row; the median is reported")->capture_default_str();
   bench_cmd->add_option("--world-frames", bench.world_frames, "Steps per repetition for the worlds section")->capture_default_str();
   bench_cmd->add_option("--world-size", bench.world_size, "World frame width and height in pixels")->capture_default_str();
@@ -72,6 +73,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--latent-w", bench.latent_w, "Latent width for the dit section (video width / 8)")->capture_default_str();
   bench_cmd->add_option("--device", bench.device, "cpu or cuda for the dit section")->capture_default_str();
   bench_cmd->add_flag("--bf16", bench.bf16, "bf16 model on CPU (always on CUDA)");
+  bench_cmd->add_option("--decoder-latents", bench.decoder_latents, "Latents streamed per decoder in the decoders section")
+      ->capture_default_str();
 
   wl::ForwardOptions forward;
   CLI::App* forward_cmd = app.add_subcommand("forward", "One DiT forward on given latents, timestep and caption embeddings");
