@@ -4,6 +4,9 @@
 //   worldloop --version
 //   worldloop info FILE.safetensors [--prefix P]
 //   worldloop play [--world NAME | --model DIR]
+//   worldloop play --ground-truth [--world NAME] [--policy P] [--frames N] [--record FILE.mp4] [--headless]
+//   worldloop dataset --world W --episodes N --frames F [--policy P] --out DIR [--seed S] [--size 128]
+//   worldloop view IMAGE_OR_VIDEO [--headless --frames N --out PNG]
 //   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE]
 //   worldloop forward --model DIR --inputs IN.safetensors --out OUT.safetensors
 #include <CLI/CLI.hpp>
@@ -15,9 +18,12 @@
 #include "kernels/core/log.h"
 #include "model/safetensors.h"
 #include "sim/bench.h"
+#include "sim/dataset.h"
 #include "sim/forward.h"
+#include "sim/ground_truth.h"
 #include "sim/info.h"
 #include "sim/version.h"
+#include "sim/view.h"
 #include "sim/world_files.h"
 
 namespace {
@@ -56,7 +62,46 @@ int main(int argc, char** argv) {
   PlayOptions play;
   CLI::App* play_cmd = app.add_subcommand("play", "Play a world in a window (records headless without a display)");
   auto* world_opt = play_cmd->add_option("--world", play.world, "Shipped world: voxel, driving or robot")->capture_default_str();
-  play_cmd->add_option("--model", play.model_dir, "A world directory (config.json + model.safetensors)")->excludes(world_opt);
+  auto* model_opt =
+      play_cmd->add_option("--model", play.model_dir, "A world directory (config.json + model.safetensors)")->excludes(world_opt);
+  bool ground_truth = false;
+  wl::GroundTruthOptions truth;
+  auto* truth_flag = play_cmd->add_flag("--ground-truth", ground_truth, "Play the simulator itself instead of a world model")
+                         ->excludes(model_opt);
+  play_cmd->add_option("--policy", truth.policy, "Let this scripted policy play (headless default: the world's first)")
+      ->needs(truth_flag);
+  play_cmd->add_option("--frames", truth.frames, "Stop after this many frames (0: until Esc; headless: 200)")->needs(truth_flag);
+  play_cmd->add_option("--seed", truth.seed, "World and policy seed")->needs(truth_flag)->capture_default_str();
+  play_cmd->add_option("--size", truth.size, "Frame width and height in pixels")->needs(truth_flag)->capture_default_str();
+  play_cmd->add_option("--record", truth.record, "Record the world's frames to this MP4 (actions beside it as jsonl)")
+      ->needs(truth_flag);
+  play_cmd->add_option("--bindings", truth.bindings, "A bindings file overriding the default keys")->needs(truth_flag);
+  play_cmd->add_flag("--headless", truth.headless, "No window: a scripted policy plays")->needs(truth_flag);
+
+  wl::DatasetOptions dataset;
+  CLI::App* dataset_cmd = app.add_subcommand("dataset", "Export training data: frames, actions, MP4 and manifest per episode");
+  dataset_cmd->add_option("--world", dataset.world, "voxel, driving or robot")->capture_default_str();
+  dataset_cmd->add_option("--episodes", dataset.episodes, "Episodes in total (finished ones are kept)")->capture_default_str();
+  dataset_cmd->add_option("--frames", dataset.frames, "Frames per episode (20 per second)")->capture_default_str();
+  dataset_cmd->add_option("--policy", dataset.policy, "Scripted policy (default: the world's first)");
+  dataset_cmd->add_option("--out", dataset.out, "The dataset folder (new, empty, or the same dataset to resume)")->required();
+  dataset_cmd->add_option("--seed", dataset.seed, "Episode i uses seed S + i")->capture_default_str();
+  dataset_cmd->add_option("--size", dataset.size, "Frame width and height in pixels, even")->capture_default_str();
+  bool no_video = false, no_progress = false;
+  dataset_cmd->add_flag("--no-video", no_video, "Skip the per-episode video.mp4");
+  dataset_cmd->add_flag("--no-progress", no_progress, "No progress bar on stderr");
+
+  wl::ViewOptions view;
+  CLI::App* view_cmd = app.add_subcommand("view", "Show an image or play a video through the presenter and overlay");
+  view_cmd->add_option("file", view.path, "An image (PNG, ...) or a video (MP4, ...)")->required();
+  view_cmd->add_flag("--headless", view.headless, "Render offscreen, no window");
+  view_cmd->add_option("--frames", view.frames, "Frames to present (0: until Esc; headless: the file once)");
+  view_cmd->add_option("--out", view.out_png, "Headless: save the last composed output as PNG");
+  view_cmd->add_option("--output-width", view.output_width, "Window or headless output width")->capture_default_str();
+  view_cmd->add_option("--output-height", view.output_height, "Window or headless output height")->capture_default_str();
+  bool view_no_overlay = false;
+  view_cmd->add_flag("--nearest", view.nearest, "Nearest-neighbour scaling instead of linear");
+  view_cmd->add_flag("--no-overlay", view_no_overlay, "Start with the overlay hidden (F1 shows it)");
 
   wl::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure speed and memory; prints a table, optionally JSON");
@@ -103,7 +148,26 @@ int main(int argc, char** argv) {
       wl::print_info(info, std::cout);
       return 0;
     }
+    if (*play_cmd && ground_truth) {
+      truth.world = play.world;
+      wl::run_ground_truth(truth, std::cout);
+      return 0;
+    }
     if (*play_cmd) return run_play(play);
+    if (*dataset_cmd) {
+      dataset.video = !no_video;
+      dataset.progress = !no_progress;
+      wl::DatasetSummary s = wl::run_dataset(dataset);
+      std::cout << "dataset " << dataset.out << ": " << s.episodes_made << " episode" << (s.episodes_made == 1 ? "" : "s")
+                << " made, " << s.episodes_kept << " already there, " << s.frames_made << " frames in " << s.seconds
+                << " s\n";
+      return 0;
+    }
+    if (*view_cmd) {
+      view.overlay = !view_no_overlay;
+      wl::run_view(view);
+      return 0;
+    }
     if (*forward_cmd) {
       wl::run_forward(forward);
       return 0;

@@ -1,0 +1,32 @@
+// `worldloop play --ground-truth --world W`: the simulator itself, played by a person in the window
+// (keys and mouse -> InputMapper -> World::step at the world's 20 frames/s, presented through the
+// Presenter with the overlay's FPS plot and action HUD), or watched while a scripted policy plays.
+// Without a display, or with --headless, the policy plays N frames with no window at all. --record
+// writes the world's own frames (not the letterboxed window) as an MP4 at 20 frames/s, plus the
+// actions beside it as jsonl in the dataset format (docs/dataset.md). Callers: main.cpp (`play`).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace wl {
+
+struct GroundTruthOptions {
+  std::string world = "voxel";   // "voxel", "driving" or "robot"
+  std::string policy;            // a scripted policy plays ("" = the person at the keys; headless:
+                                 //   the world's first policy)
+  int frames = 0;                // frames to play, 0 = until Esc or close (headless: 200)
+  uint64_t seed = 0;             // world and policy seed (the overlay's seed field + reset change it)
+  int size = 128;                // world frame width = height in pixels, 16..1024
+  std::string record;            // write the frames to this .mp4 and the actions to <name>.actions.jsonl
+  bool headless = false;         // no window even when a display is there
+  std::string bindings;          // a bindings file overriding the default keys (envs/bindings.h)
+};
+
+// Plays until the frame count, Esc or the window closes, then prints one summary line to `out`.
+// Throws wl::Error for an unknown world or policy, a bad bindings file, an unwritable recording, or
+// a window asked of a build without one.
+void run_ground_truth(const GroundTruthOptions& options, std::ostream& out);
+
+}  // namespace wl
