@@ -19,12 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // [SECTION] the diffusers <-> official mapping table (sana_video.md section 6)
 
 // Whole-name renames outside the blocks.
@@ -211,30 +205,59 @@ ShapeMap expected_dit_shapes(const DiTConfig& c) {
   return s;
 }
 
-void check_dit_tensors(const TensorMap& tensors, const DiTConfig& config, const std::string& source) {
-  ShapeMap expected = expected_dit_shapes(config);
+void check_tensor_names(const TensorMap& tensors, const ShapeMap& expected,
+                        const std::function<bool(const std::string&)>& ignorable, const std::string& source,
+                        const std::string& what, const std::string& hint) {
   std::vector<std::string> missing, unexpected, wrong;
   for (const auto& [name, shape] : expected) {
     auto it = tensors.find(name);
     if (it == tensors.end()) {
       missing.push_back(name);
     } else if (it->second.sizes().vec() != shape) {
-      wrong.push_back(str(name, " expected ", shape_text(shape), " found ", shape_text(it->second.sizes().vec())));
+      wrong.push_back(str(name, " expected ", shape_string(shape), " found ", shape_string(it->second.sizes().vec())));
     }
   }
   for (const auto& [name, _] : tensors)
-    if (!expected.count(name) && !is_ignorable(name)) unexpected.push_back(name);
+    if (!expected.count(name) && !(ignorable && ignorable(name))) unexpected.push_back(name);
   if (missing.empty() && unexpected.empty() && wrong.empty()) return;
-  auto list = [](const char* what, const std::vector<std::string>& names) {
+  auto list = [](const char* kind, const std::vector<std::string>& names) {
     if (names.empty()) return std::string();
-    std::string s = str("; ", names.size(), " ", what, ": ");
+    std::string s = str("; ", names.size(), " ", kind, ": ");
     for (size_t i = 0; i < names.size() && i < 8; ++i) s += (i ? ", " : "") + names[i];
     if (names.size() > 8) s += str(", ... (", names.size() - 8, " more)");
     return s;
   };
-  throw Error(str(source, ": checkpoint does not fit ", config.describe(), list("missing", missing),
-                  list("unexpected", unexpected), list("wrong shape", wrong),
-                  " (hint: a config.json next to the weights sets heads and other fields the shapes cannot tell)"));
+  throw Error(str(source, ": checkpoint does not fit ", what, list("missing", missing), list("unexpected", unexpected),
+                  list("wrong shape", wrong), hint.empty() ? "" : " (hint: " + hint + ")"));
+}
+
+TensorMap read_weight_files(const std::string& path, const std::string& subdir) {
+  std::vector<std::string> files;
+  if (fs::is_directory(path)) {
+    fs::path dir = path;
+    if (!subdir.empty() && fs::is_directory(dir / subdir)) dir /= subdir;   // diffusers pipeline layout
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().extension() == ".safetensors") files.push_back(entry.path().string());
+    std::sort(files.begin(), files.end());
+    WL_CHECK(!files.empty(), path, ": no .safetensors file in ", dir.string(),
+             " (hint: convert a .pth with the one-liner in docs, or point at the .safetensors file)");
+  } else {
+    WL_CHECK(fs::is_regular_file(path), path, ": no such file or directory");
+    files.push_back(path);
+  }
+  TensorMap tensors;
+  for (const auto& f : files) {
+    SafetensorsFile file = SafetensorsFile::open(f);
+    for (const auto& entry : file.tensors())
+      WL_CHECK(tensors.emplace(entry.name, load_tensor(file, entry)).second, f, ": tensor '", entry.name,
+               "' also appears in another file of ", path);
+  }
+  return tensors;
+}
+
+void check_dit_tensors(const TensorMap& tensors, const DiTConfig& config, const std::string& source) {
+  check_tensor_names(tensors, expected_dit_shapes(config), is_ignorable, source, config.describe(),
+                     "a config.json next to the weights sets heads and other fields the shapes cannot tell");
 }
 
 DiTCheckpoint load_dit_checkpoint(const std::string& path) {

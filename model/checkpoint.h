@@ -1,4 +1,6 @@
-// Loading LinearDiT weights from any of the naming dialects a user may bring, into official Sana
+// Loading weights. The generic part (read every .safetensors file of a checkpoint, check names and
+// shapes against what a model needs, report every problem by name in one error) serves the DiT
+// and both video decoders. The DiT part: LinearDiT weights from any of the naming dialects a user may bring, into official Sana
 // key names (the names our modules use):
 //   official  NVlabs/Sana .pth converted to safetensors: "blocks.0.attn.qkv.weight", ...
 //   diffusers SanaVideoTransformer3DModel: "transformer_blocks.0.attn1.to_q.weight", ... (q/k/v and
@@ -9,6 +11,7 @@
 // checkpoint with any of them is refused. Callers: LinearDiT::load, `worldloop forward`, tests.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +25,22 @@ class Tensor;
 namespace wl {
 
 using TensorMap = std::map<std::string, at::Tensor>;
+
+// [SECTION] generic
+
+// Every tensor of a .safetensors file, or of all .safetensors files in a directory (entering the
+// diffusers pipeline component `subdir`, e.g. "vae", when the directory has one), by name;
+// zero-copy, file dtype, CPU. A name in two files is an error.
+TensorMap read_weight_files(const std::string& path, const std::string& subdir);
+
+// Throws one wl::Error naming every missing, unexpected and wrong-shape tensor of `tensors`
+// against `expected` (names -> shapes); `ignorable` names are neither used nor reported.
+// `what` describes the model ("Wan2.1 VAE decoder (...)"), `hint` ends the message.
+void check_tensor_names(const TensorMap& tensors, const ShapeMap& expected,
+                        const std::function<bool(const std::string&)>& ignorable, const std::string& source,
+                        const std::string& what, const std::string& hint);
+
+// [SECTION] the DiT
 
 struct DiTCheckpoint {
   DiTConfig config;

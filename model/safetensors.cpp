@@ -49,6 +49,12 @@ int64_t TensorEntry::numel() const {
   return n;
 }
 
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 const TensorEntry* SafetensorsHeader::find(std::string_view name) const {
   for (const auto& t : tensors)
     if (t.name == name) return &t;
@@ -58,12 +64,6 @@ const TensorEntry* SafetensorsHeader::find(std::string_view name) const {
 // [SECTION] header parsing
 
 namespace {
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // Everything the parser reports starts with the file, then the tensor when there is one.
 [[noreturn]] void fail(const std::string& source, const std::string& message) {

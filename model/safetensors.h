@@ -25,6 +25,7 @@ enum class DType : uint8_t { F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I1
 const char* dtype_name(DType dtype);                    // "F32", as the header spells it
 std::optional<DType> parse_dtype(std::string_view name);
 int dtype_size(DType dtype);                            // bytes per element
+std::string shape_string(const std::vector<int64_t>& shape);   // "[3, 96, 3, 3]", for messages
 
 struct TensorEntry {
   std::string name;

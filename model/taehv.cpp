@@ -111,7 +111,7 @@ TAEHVCheckpoint taehv_checkpoint_from(TensorMap tensors, const std::string& sour
 }
 
 TAEHVCheckpoint load_taehv_checkpoint(const std::string& path, const TAEHVConfig& base) {
-  return taehv_checkpoint_from(read_weight_files(path), path, base);
+  return taehv_checkpoint_from(read_weight_files(path, ""), path, base);
 }
 
 TensorMap random_taehv_weights(const TAEHVConfig& config, uint64_t seed) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/checkpoint.h"
+#include "model/safetensors.h"
 #include "sim/frame_types.h"
 
 namespace at {
@@ -60,19 +61,5 @@ class VideoDecoder {
   // then both live on the GPU).
   void write_rgba8(const at::Tensor& frames, int64_t b, int64_t f, const FrameTarget& target) const;
 };
-
-// [SECTION] checkpoints shared by both decoders
-
-// Every tensor of a .safetensors file, or of all .safetensors files in a directory (a diffusers
-// layout's vae/ subdirectory is entered), by name; zero-copy, file dtype, CPU.
-TensorMap read_weight_files(const std::string& path);
-
-// Throws one wl::Error naming every missing, unexpected and wrong-shape tensor of `tensors`
-// against `expected` (names -> shapes); `ignorable` names are neither used nor reported.
-void check_tensor_names(const TensorMap& tensors, const ShapeMap& expected,
-                        const std::function<bool(const std::string&)>& ignorable, const std::string& source,
-                        const std::string& what, const std::string& hint);
-
-std::string shape_string(const std::vector<int64_t>& shape);   // "[3, 96, 3, 3, 3]"
 
 }  // namespace wl

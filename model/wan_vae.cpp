@@ -231,7 +231,7 @@ WanVAECheckpoint wan_vae_checkpoint_from(TensorMap tensors, const std::string& s
   return ckpt;
 }
 
-WanVAECheckpoint load_wan_vae_checkpoint(const std::string& path) { return wan_vae_checkpoint_from(read_weight_files(path), path); }
+WanVAECheckpoint load_wan_vae_checkpoint(const std::string& path) { return wan_vae_checkpoint_from(read_weight_files(path, "vae"), path); }
 
 TensorMap random_wan_vae_weights(const WanVAEConfig& config, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);

@@ -32,12 +32,6 @@ std::string grouped(uint64_t n) {   // 2090123456 -> "2,090,123,456"
   return out;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // "blocks.2.x" before "blocks.10.x": digit runs compare as numbers.
 bool natural_less(const std::string& a, const std::string& b) {
   size_t i = 0, j = 0;
@@ -97,13 +91,13 @@ void print_info(const InfoOptions& options, std::ostream& out) {
   size_t name_width = 4, shape_width = 5;
   for (auto* t : shown) {
     name_width = std::max(name_width, t->name.size());
-    shape_width = std::max(shape_width, shape_text(t->shape).size());
+    shape_width = std::max(shape_width, shape_string(t->shape).size());
   }
   out << "\n" << std::left << std::setw(name_width) << "name" << "  " << std::setw(7) << "dtype" << std::setw(shape_width)
       << "shape" << "  " << std::right << std::setw(14) << "bytes" << "\n";
   for (auto* t : shown)
     out << std::left << std::setw(name_width) << t->name << "  " << std::setw(7) << dtype_name(t->dtype)
-        << std::setw(shape_width) << shape_text(t->shape) << "  " << std::right << std::setw(14) << grouped(t->nbytes())
+        << std::setw(shape_width) << shape_string(t->shape) << "  " << std::right << std::setw(14) << grouped(t->nbytes())
         << "\n";
 }
 
