@@ -211,6 +211,7 @@ struct Recorder::Impl {
   // free, queued in `ready`, or being converted by the encoder thread.
   mutable std::mutex mutex;
   std::condition_variable wake;
+  std::condition_variable space;   // a buffer came free (or the encoder failed): for block_when_full
   std::vector<std::vector<uint8_t>> buffers;
   std::vector<int> free_buffers;
   std::deque<Slot> ready;
@@ -273,6 +274,7 @@ void Recorder::Impl::encode_loop() {
         std::lock_guard<std::mutex> lock(mutex);
         free_buffers.push_back(slot.buffer);
       }
+      space.notify_one();
       yuv->pts = slot.index;
       encode(yuv.get());
     }
@@ -293,6 +295,7 @@ void Recorder::Impl::encode_loop() {
     for (const Slot& slot : ready) free_buffers.push_back(slot.buffer);
     ready.clear();
     stats.queue_depth = 0;
+    space.notify_all();
   }
 }
 
@@ -403,7 +406,9 @@ bool Recorder::push(const FrameTarget& frame, int64_t frame_index) {
                frame.row_pitch >= int64_t{4} * frame.width,
            "Recorder::push expected a ", s.info.width, "x", s.info.height, " RGBA8 frame, got ", frame.width, "x",
            frame.height, " with row pitch ", frame.row_pitch, frame.pixels ? "" : " and no pixels");
-  std::lock_guard<std::mutex> lock(s.mutex);
+  std::unique_lock<std::mutex> lock(s.mutex);
+  if (s.info.block_when_full)
+    s.space.wait(lock, [&] { return s.stopping || s.failed || !s.free_buffers.empty(); });
   WL_CHECK(frame_index > s.last_index, "Recorder::push: frame index ", frame_index,
            " is not after the previous one (", s.last_index, "); frame indices must increase");
   s.last_index = frame_index;

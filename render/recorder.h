@@ -43,6 +43,8 @@ struct RecorderInfo {
   int crf = 20;                        // quality, 0-51, lower is better (libx264 crf, NVENC cq)
   std::string preset = "veryfast";     // libx264 speed preset; mapped to NVENC's p1-p7
   int queue_capacity = 8;              // frames waiting for the encoder; a push beyond it is dropped
+  bool block_when_full = false;        // offline writers (dataset export, decode): push() waits for
+                                       // the encoder instead of dropping; never set in the frame loop
   double fragment_seconds = 1.0;       // keyframe interval = fragment length (what a kill may lose)
 };
 

@@ -258,7 +258,9 @@ EpisodeResult write_episode(const DatasetOptions& o, const std::string& policy_n
   std::vector<VptAction> vpt;
 #ifdef WL_WITH_RECORDING
   std::unique_ptr<Recorder> recorder;
-  RecorderInfo record_info{.path = (dir / "video.mp4").string(), .width = o.size, .height = o.size, .fps = {kFps, 1}};
+  // Offline: every frame counts, so push() waits for the encoder instead of dropping.
+  RecorderInfo record_info{
+      .path = (dir / "video.mp4").string(), .width = o.size, .height = o.size, .fps = {kFps, 1}, .block_when_full = true};
   if (o.video) recorder = std::make_unique<Recorder>(record_info);
   std::vector<uint8_t> rgba(static_cast<size_t>(o.size) * o.size * 4, 255);
 #endif
@@ -273,11 +275,7 @@ EpisodeResult write_episode(const DatasetOptions& o, const std::string& policy_n
     if (recorder) {
       FrameTarget target{rgba.data(), o.size, o.size, 4LL * o.size, false};
       write_rgb_to_target(frame->rgb, target);
-      // The recorder never blocks and drops what does not fit its queue; here every frame counts,
-      // so wait for room (the encoder thread empties the queue).
-      while (recorder->stats().queue_depth >= record_info.queue_capacity)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      recorder->push(target, t);
+      WL_CHECK(recorder->push(target, t), record_info.path, ": the encoder failed: ", recorder->stats().error);
     }
 #endif
     std::vector<float> action = clamp_action(spec, policy->next(*world));

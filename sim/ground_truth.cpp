@@ -41,10 +41,13 @@ constexpr const char* kLogTag = "ground truth";
 // The recording: the world's frames into an MP4 and the actions into <name>.actions.jsonl.
 class RecordSink {
  public:
-  RecordSink(const std::string& path, int size) {
+  // every_frame: headless, where every frame counts, so push() waits for the encoder; otherwise
+  // (real time) a full queue drops the frame and the recorder counts it.
+  RecordSink(const std::string& path, int size, bool every_frame) {
     if (path.empty()) return;
 #ifdef WL_WITH_RECORDING
-    recorder_ = std::make_unique<Recorder>(RecorderInfo{.path = path, .width = size, .height = size, .fps = {kFps, 1}});
+    recorder_ = std::make_unique<Recorder>(RecorderInfo{
+        .path = path, .width = size, .height = size, .fps = {kFps, 1}, .block_when_full = every_frame});
     rgba_.assign(static_cast<size_t>(size) * size * 4, 255);
     size_ = size;
     actions_path_ = std::filesystem::path(path).replace_extension(".actions.jsonl").string();
@@ -52,25 +55,22 @@ class RecordSink {
     WL_CHECK(actions_.good(), "cannot create ", actions_path_, " for the recording's actions");
     path_ = path;
 #else
-    (void)size;
+    (void)size, (void)every_frame;
     WL_FAIL("this build has no recording (FFmpeg), so --record ", path, " cannot be written; hint: rebuild with "
             "-DWL_RECORDING=ON");
 #endif
   }
   bool on() const { return !path_.empty(); }
 
-  // Queues frame `index`. `wait`: block until the encoder has room (headless, where every frame
-  // counts); otherwise a full queue drops the frame and the recorder counts it (real time).
-  void push(const Frame& frame, bool wait) {
+  // Queues the next frame (see every_frame above).
+  void push(const Frame& frame) {
 #ifdef WL_WITH_RECORDING
     if (!recorder_) return;
     FrameTarget target{rgba_.data(), size_, size_, 4LL * size_, false};
     write_rgb_to_target(frame.rgb, target);
-    while (wait && recorder_->stats().queue_depth >= RecorderInfo{}.queue_capacity)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     recorder_->push(target, next_index_++);
 #else
-    (void)frame, (void)wait;
+    (void)frame;
 #endif
   }
   // Logs the action taken at the frame pushed last (the recording's own frame numbers).
@@ -130,7 +130,7 @@ void run_headless(const GroundTruthOptions& o, World& world, Policy& policy, Rec
   policy.reset(o.seed);
   uint64_t hash = kFnvOffset;
   for (int t = 0; t < frames; ++t) {
-    sink.push(*frame, true);
+    sink.push(*frame);
     hash = fnv1a(frame->rgb, hash);
     std::vector<float> action = clamp_action(world.action_spec(), policy.next(world));
     sink.log(world.action_spec(), action);
@@ -178,7 +178,7 @@ void run_window(const GroundTruthOptions& o, World& world, Policy* policy, Recor
   if (policy) policy->reset(seed);
   int64_t t = 0;   // the frame on screen, counted from the last reset
   int64_t played = 0;
-  if (overlay.settings().recording) sink.push(*frame, false);
+  if (overlay.settings().recording) sink.push(*frame);
   InputSnapshot pending;
   std::vector<float> action = clamp_action(spec, mapper.map(InputSnapshot{}));   // at rest, for the HUD
   bool warned_slots = false, warned_record = false;
@@ -215,7 +215,7 @@ void run_window(const GroundTruthOptions& o, World& world, Policy* policy, Recor
       if (overlay.settings().recording) sink.log(spec, action);
       frame = &world.step(action);
       ++t, ++played;
-      if (overlay.settings().recording) sink.push(*frame, false);
+      if (overlay.settings().recording) sink.push(*frame);
       pending = InputSnapshot{};
       pending.keys = input.keys;
       due += period;
@@ -258,7 +258,7 @@ void run_ground_truth(const GroundTruthOptions& o, std::ostream& out) {
     WL_LOG_INFO(kLogTag, "no display (DISPLAY is not set): a scripted policy plays headless");
   std::string policy_name = o.policy.empty() && headless ? policy_names(o.world).front() : o.policy;
   std::unique_ptr<Policy> policy = policy_name.empty() ? nullptr : make_policy(policy_name, o.world);
-  RecordSink sink(o.record, o.size);
+  RecordSink sink(o.record, o.size, /*every_frame=*/headless);
   if (headless) return run_headless(o, *world, *policy, sink, out, policy_name);
 #ifdef WL_WITH_WINDOW
   run_window(o, *world, policy.get(), sink, out, policy ? "policy " + policy_name : std::string("you"));

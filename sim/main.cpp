@@ -9,6 +9,7 @@
 //   worldloop view IMAGE_OR_VIDEO [--headless --frames N --out PNG]
 //   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE]
 //   worldloop forward --model DIR --inputs IN.safetensors --out OUT.safetensors
+//   worldloop decode --vae DIR --latents IN.safetensors --out OUT.safetensors|OUT.mp4
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -18,6 +19,7 @@
 #include "kernels/core/log.h"
 #include "model/safetensors.h"
 #include "sim/bench.h"
+#include "sim/decode.h"
 #include "sim/dataset.h"
 #include "sim/forward.h"
 #include "sim/ground_truth.h"
@@ -132,6 +134,16 @@ int main(int argc, char** argv) {
   forward_cmd->add_flag("--commit", forward.commit, "Commit the block into the world state and write the state out");
   forward_cmd->add_option("--state-policy", forward.state_policy, "global, window:N or sink+window:N for a new state");
 
+  wl::DecodeOptions decode;
+  CLI::App* decode_cmd = app.add_subcommand("decode", "Decode latents to frames with the Wan2.1 VAE or TAEHV (streaming)");
+  decode_cmd->add_option("--vae", decode.vae, "Decoder weights: .safetensors file or directory")->required();
+  decode_cmd->add_option("--decoder", decode.decoder, "wan2.1, taehv or auto")->capture_default_str();
+  decode_cmd->add_option("--latents", decode.latents, "Input .safetensors with \"latents\" [B, 16, T, h, w]")->required();
+  decode_cmd->add_option("--out", decode.out, "Output .safetensors (\"frames\") or .mp4")->required();
+  decode_cmd->add_option("--device", decode.device, "cpu or cuda")->capture_default_str();
+  decode_cmd->add_flag("--bf16", decode.bf16, "Decode in bf16");
+  decode_cmd->add_option("--fps", decode.fps, "Frame rate of an .mp4")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -166,6 +178,10 @@ int main(int argc, char** argv) {
     if (*view_cmd) {
       view.overlay = !view_no_overlay;
       wl::run_view(view);
+      return 0;
+    }
+    if (*decode_cmd) {
+      wl::run_decode(decode);
       return 0;
     }
     if (*forward_cmd) {

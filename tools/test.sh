@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 wl_setup
 
+export WL_LOG=${WL_LOG:-warn}   # tests print only warnings and errors unless asked
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d /tmp/wl-runtime.XXXXXX)}
 chmod 700 "$XDG_RUNTIME_DIR"
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then

@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "model/linear_dit.h"
+#include "model/taehv.h"
 #include "model/tensor_io.h"
 #include "tests/model/crafted_safetensors.h"
 
@@ -159,6 +160,43 @@ TEST(Cli, ForwardMatchesTheModelAndCarriesState) {
   r = run_worldloop("forward --model '" + (dir / "model").string() + "' --inputs '" + in + "' --out '" + out + "'");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no tensor named 'caption_mask'"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, DecodeStreamsLatentsToTensorsAndVideo) {
+  fs::path dir = fs::temp_directory_path() / ("wl_cli_decode_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  TAEHVConfig config;
+  TensorMap weights = random_taehv_weights(config, 6);
+  std::string vae = (dir / "taew2_1.safetensors").string();
+  save_tensors(vae, std::vector<std::pair<std::string, at::Tensor>>(weights.begin(), weights.end()));
+  at::manual_seed(8);
+  at::Tensor latents = at::randn({1, 16, 3, 4, 6});
+  std::string in = (dir / "latents.safetensors").string(), out = (dir / "frames.safetensors").string();
+  save_tensors(in, {{"latents", latents}});
+
+  CliResult r = run_worldloop("decode --vae '" + vae + "' --latents '" + in + "' --out '" + out + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The command streams one latent at a time, as the engine does; so does the reference here.
+  TAEHVDecoder decoder(taehv_checkpoint_from(weights, "test"), VAEOptions{});
+  decoder.begin(1, 4, 6);
+  std::vector<at::Tensor> parts;
+  for (int64_t t = 0; t < 3; ++t) parts.push_back(decoder.decode_next(latents.narrow(2, t, 1)));
+  at::Tensor want = at::cat(parts, 2);   // [1, 3, 1 + 4 * 2, 32, 48]
+  at::Tensor got = load_tensor(SafetensorsFile::open(out), "frames");
+  EXPECT_EQ(got.sizes(), want.sizes());
+  EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-5));
+  EXPECT_EQ(got.size(2), 9);
+
+#ifdef WL_WITH_RECORDING
+  std::string mp4 = (dir / "frames.mp4").string();
+  r = run_worldloop("decode --decoder taehv --vae '" + vae + "' --latents '" + in + "' --out '" + mp4 + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(fs::file_size(mp4), 0u);
+#endif
+  r = run_worldloop("decode --decoder sd --vae '" + vae + "' --latents '" + in + "' --out '" + out + "'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("unknown decoder 'sd'"), std::string::npos) << r.err;
   fs::remove_all(dir);
 }
 
