@@ -54,7 +54,8 @@ struct OverlayFrame {
 
 // Fixed at start-up.
 struct OverlayInfo {
-  std::vector<std::string> state_policies = {"keep", "reset on cut"};   // names for the policy combo
+  // Names for the policy combo; the engine passes the model's (see model/world_state.h).
+  std::vector<std::string> state_policies = {"global", "window:8", "sink+window:8"};
   bool visible = true;              // shown at start
   int history = 120;                // samples kept per plot
 };
