@@ -3,7 +3,7 @@
 // non-zero exit code. Subcommands appear only once they work.
 //   worldloop --version
 //   worldloop info FILE.safetensors [--prefix P]
-//   worldloop play [--world NAME | --model DIR]
+//   worldloop play (--model DIR | --random-tiny [--world W]) [--headless --frames N --out FILE.mp4] [--policy P]
 //   worldloop play --ground-truth [--world NAME] [--policy P] [--frames N] [--record FILE.mp4] [--headless]
 //   worldloop dataset --world W --episodes N --frames F [--policy P] --out DIR [--seed S] [--size 128]
 //   worldloop view IMAGE_OR_VIDEO [--headless --frames N --out PNG]
@@ -24,6 +24,7 @@
 #include "sim/forward.h"
 #include "sim/ground_truth.h"
 #include "sim/info.h"
+#include "sim/play.h"
 #include "sim/version.h"
 #include "sim/view.h"
 #include "sim/world_files.h"
@@ -34,16 +35,6 @@ struct PlayOptions {
   std::string world = "voxel";   // shipped world name, or a world directory via --model
   std::string model_dir;         // a world directory of the user's own
 };
-
-// The engine's entry point for playing. It finds and validates the world's files; what it cannot
-// do yet, it says, naming what is missing.
-int run_play(const PlayOptions& options) {
-  wl::WorldFiles files = wl::locate_world(options.model_dir.empty() ? options.world : options.model_dir);
-  wl::SafetensorsFile weights = wl::SafetensorsFile::open(files.weights);
-  WL_LOG_INFO("play", "world at ", files.dir, ": ", weights.tensors().size(), " tensors");
-  throw wl::Error(wl::str("world at ", files.dir, " is valid, but this build has no world-model runtime yet "
-                          "(the LinearDiT and the frame loop land with the model/ and sim/ issues)"));
-}
 
 }  // namespace
 
@@ -68,17 +59,34 @@ int main(int argc, char** argv) {
       play_cmd->add_option("--model", play.model_dir, "A world directory (config.json + model.safetensors)")->excludes(world_opt);
   bool ground_truth = false;
   wl::GroundTruthOptions truth;
+  wl::ModelPlayOptions model_play;
   auto* truth_flag = play_cmd->add_flag("--ground-truth", ground_truth, "Play the simulator itself instead of a world model")
                          ->excludes(model_opt);
-  play_cmd->add_option("--policy", truth.policy, "Let this scripted policy play (headless default: the world's first)")
-      ->needs(truth_flag);
-  play_cmd->add_option("--frames", truth.frames, "Stop after this many frames (0: until Esc; headless: 200)")->needs(truth_flag);
-  play_cmd->add_option("--seed", truth.seed, "World and policy seed")->needs(truth_flag)->capture_default_str();
+  auto* tiny_flag = play_cmd->add_flag("--random-tiny", model_play.random_tiny,
+                                       "A tiny world model with RANDOM WEIGHTS (tests the loop; shows nothing learnt)")
+                        ->excludes(model_opt)
+                        ->excludes(truth_flag);
+  // Shared by both kinds of play (copied into the model's options below).
+  play_cmd->add_option("--policy", truth.policy, "Let this scripted policy play (headless default: ground truth the world's "
+                                                 "first, a model sticky_random)");
+  play_cmd->add_option("--frames", truth.frames, "Stop after this many frames (0: until Esc; headless: 200)");
+  play_cmd->add_option("--seed", truth.seed, "World, noise and policy seed")->capture_default_str();
   play_cmd->add_option("--size", truth.size, "Frame width and height in pixels")->needs(truth_flag)->capture_default_str();
   play_cmd->add_option("--record", truth.record, "Record the world's frames to this MP4 (actions beside it as jsonl)")
       ->needs(truth_flag);
-  play_cmd->add_option("--bindings", truth.bindings, "A bindings file overriding the default keys")->needs(truth_flag);
-  play_cmd->add_flag("--headless", truth.headless, "No window: a scripted policy plays")->needs(truth_flag);
+  play_cmd->add_option("--bindings", truth.bindings, "A bindings file overriding the default keys");
+  play_cmd->add_flag("--headless", truth.headless, "No window: a scripted policy plays");
+  play_cmd->add_option("--out", model_play.out, "World model: write the frames shown to this MP4")->excludes(truth_flag);
+  play_cmd->add_option("--device", model_play.device, "World model: cpu or cuda")->excludes(truth_flag)->capture_default_str();
+  play_cmd->add_option("--block-frames", model_play.block_frames, "World model: latent frames per block (0: the world's)")
+      ->excludes(truth_flag);
+  play_cmd->add_option("--denoise-steps", model_play.denoise_steps, "World model: sampler steps per block")
+      ->excludes(truth_flag)
+      ->capture_default_str();
+  play_cmd->add_option("--snapshots", model_play.snapshot_dir, "World model: folder for F5/F9 and the overlay's save slots")
+      ->excludes(truth_flag)
+      ->capture_default_str();
+  (void)tiny_flag;
 
   wl::DatasetOptions dataset;
   CLI::App* dataset_cmd = app.add_subcommand("dataset", "Export training data: frames, actions, MP4 and manifest per episode");
@@ -165,7 +173,17 @@ int main(int argc, char** argv) {
       wl::run_ground_truth(truth, std::cout);
       return 0;
     }
-    if (*play_cmd) return run_play(play);
+    if (*play_cmd) {
+      model_play.model_dir = model_play.random_tiny ? "" : (play.model_dir.empty() ? play.world : play.model_dir);
+      model_play.world = play.world;
+      model_play.policy = truth.policy;
+      model_play.frames = truth.frames;
+      model_play.seed = truth.seed;
+      model_play.headless = truth.headless;
+      model_play.bindings = truth.bindings;
+      wl::run_model_play(model_play, std::cout);
+      return 0;
+    }
     if (*dataset_cmd) {
       dataset.video = !no_video;
       dataset.progress = !no_progress;

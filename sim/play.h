@@ -1,0 +1,37 @@
+// `worldloop play --model DIR` / `--random-tiny`: a world model played through the frame loop
+// (sim/loop.h). Windowed: the person at the keys (or --policy) plays in real time on the steady
+// clock with the worker thread, overlay, F5/F9 save-states and the overlay's slots. Headless
+// (--headless, or no display): a scripted policy plays N frames on a virtual clock with inline
+// generation, so the output is the ideal real-time session and the same on every run; --out writes
+// the shown frames as an MP4 at the world's frame rate. --random-tiny is a tiny DiT and decoder with
+// random weights, labelled so in every line it prints: it shows that the loop runs, not a world.
+// Callers: main.cpp (`play` without --ground-truth).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace wl {
+
+struct ModelPlayOptions {
+  std::string model_dir;         // a world directory (sim/world_model.h); empty with random_tiny
+  bool random_tiny = false;      // the random-weight tiny world instead of a directory
+  std::string world = "voxel";   // random_tiny: whose actions it takes
+  std::string policy;            // a scripted policy plays ("" = the person; headless: sticky_random)
+  int frames = 0;                // video frames to show, 0 = until Esc (headless: 200)
+  uint64_t seed = 0;             // noise (and policy) seed
+  std::string out;               // write the shown frames to this MP4
+  bool headless = false;         // no window even when a display is there
+  std::string bindings;          // a bindings file overriding the default keys
+  std::string device = "cpu";    // "cpu" or "cuda"
+  int block_frames = 0;          // latent frames per block, 0 = the world's
+  int denoise_steps = 4;         // sampler steps per block
+  std::string snapshot_dir = ".";   // where F5/F9 and the overlay's slots save
+};
+
+// Plays, then prints one summary line to `out`. Throws wl::Error for a bad world directory,
+// policy, bindings file, unwritable output, or a window asked of a build without one.
+void run_model_play(const ModelPlayOptions& options, std::ostream& out);
+
+}  // namespace wl
