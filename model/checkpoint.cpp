@@ -268,9 +268,15 @@ DiTCheckpoint load_dit_checkpoint(const std::string& path) {
   if (fs::is_directory(path)) {
     fs::path dir = path;
     if (fs::is_directory(dir / "transformer")) dir /= "transformer";   // diffusers pipeline layout
-    for (const auto& entry : fs::directory_iterator(dir))
-      if (entry.path().extension() == ".safetensors") files.push_back(entry.path().string());
-    std::sort(files.begin(), files.end());
+    // A world directory also holds its decoder's weights: there, model.safetensors is the DiT.
+    // Otherwise every .safetensors file is a shard of it (diffusers' diffusion_pytorch_model-*).
+    if (fs::is_regular_file(dir / "model.safetensors")) {
+      files.push_back((dir / "model.safetensors").string());
+    } else {
+      for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().extension() == ".safetensors") files.push_back(entry.path().string());
+      std::sort(files.begin(), files.end());
+    }
     WL_CHECK(!files.empty(), path, ": no .safetensors file in ", dir.string(), " (expected model.safetensors)");
     if (fs::is_regular_file(dir / "config.json")) config_path = (dir / "config.json").string();
   } else {

@@ -60,8 +60,19 @@ struct LinearDiT::Impl {
     return it->second;
   }
 
-  void build_blocks() {
+  bool trainable = false;            // set_trainable(): blocks are rebuilt as views at every forward
+
+  void build_blocks() { blocks = make_blocks(/*contiguous=*/true); }
+
+  // Per-block weights. contiguous=false keeps every one a view of weights (so autograd reaches the
+  // leaves and optimizer updates show through); true copies the temporal-conv taps once (inference).
+  std::vector<BlockWeights> make_blocks(bool contiguous) const {
+    std::vector<BlockWeights> out;
     const int64_t D = config.hidden, F = config.ffn_hidden;
+    auto tap = [&](const at::Tensor& t_conv, int k) {
+      at::Tensor t = t_conv.select(2, k).squeeze(-1);   // [D, D]
+      return contiguous ? t.contiguous() : t;
+    };
     for (int i = 0; i < config.depth; ++i) {
       std::string b = str("blocks.", i, ".");
       BlockWeights bw;
@@ -85,11 +96,19 @@ struct LinearDiT::Impl {
       bw.dw_b = w(b + "mlp.depth_conv.conv.bias");
       bw.point_w = w(b + "mlp.point_conv.conv.weight").view({D, F});
       const at::Tensor& t_conv = w(b + "mlp.t_conv.weight");   // [D, D, 3, 1]
-      bw.t_prev = t_conv.select(2, 0).squeeze(-1).contiguous();
-      bw.t_mid = t_conv.select(2, 1).squeeze(-1).contiguous();
-      bw.t_next = t_conv.select(2, 2).squeeze(-1).contiguous();
-      blocks.push_back(std::move(bw));
+      bw.t_prev = tap(t_conv, 0);
+      bw.t_mid = tap(t_conv, 1);
+      bw.t_next = tap(t_conv, 2);
+      out.push_back(std::move(bw));
     }
+    return out;
+  }
+
+  // The block weights a forward uses: the stored ones, or fresh views of the leaves when training.
+  const std::vector<BlockWeights>& blocks_for_forward(std::vector<BlockWeights>& scratch) const {
+    if (!trainable) return blocks;
+    scratch = make_blocks(/*contiguous=*/false);
+    return scratch;
   }
 
   // Everything a forward shares, whichever attention mode it uses.
@@ -160,6 +179,27 @@ LinearDiT LinearDiT::random(const DiTConfig& config, uint64_t seed, const DiTOpt
 const DiTConfig& LinearDiT::config() const { return impl_->config; }
 const TensorMap& LinearDiT::weights() const { return impl_->weights; }
 
+void LinearDiT::set_trainable(bool trainable) {
+  Impl& m = *impl_;
+  for (auto& [name, t] : m.weights) {
+    // A fresh leaf: the constructor's weights may alias the checkpoint's tensors (to() returns its
+    // input when nothing changes), which training must never write into.
+    at::Tensor leaf = t.detach().clone();
+    leaf.set_requires_grad(trainable);
+    t = leaf;
+  }
+  m.trainable = trainable;
+  m.blocks = m.make_blocks(/*contiguous=*/!trainable);
+}
+
+bool LinearDiT::trainable() const { return impl_->trainable; }
+
+std::vector<at::Tensor> LinearDiT::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const auto& [_, t] : impl_->weights) out.push_back(t);
+  return out;
+}
+
 int64_t LinearDiT::parameter_count() const {
   int64_t n = 0;
   for (const auto& [_, t] : impl_->weights) n += t.numel();
@@ -193,7 +233,8 @@ CaptionContext LinearDiT::encode_caption(const at::Tensor& caption, const at::Te
   y = rms_norm(y, m.w("attention_y_norm.weight"), c.caption_norm_eps);                      // [B, L, D]
   if (trace) trace("caption_norm", y);
   CaptionContext ctx;
-  for (const auto& bw : m.blocks) {
+  std::vector<BlockWeights> scratch;
+  for (const auto& bw : m.blocks_for_forward(scratch)) {
     auto kv = at::linear(y, bw.ckv_w, bw.ckv_b).chunk(2, -1);                               // 2 x [B, L, D]
     at::Tensor k = rms_norm(kv[0], bw.ck_norm, c.cross_norm_eps);
     ctx.keys.push_back(k.view({B, L, H, d}).transpose(1, 2).contiguous());                  // [B, H, L, d]
@@ -297,8 +338,10 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
   x = x.flatten(2).transpose(1, 2).contiguous();                                           // [B, N, D]
   if (step.trace) step.trace("patch_embedding", x);
 
+  std::vector<BlockWeights> scratch;
+  const std::vector<BlockWeights>& block_weights = blocks_for_forward(scratch);
   for (int i = 0; i < c.depth; ++i) {
-    const BlockWeights& bw = blocks[i];
+    const BlockWeights& bw = block_weights[i];
     auto mods = (bw.scale_shift.view({1, 1, 6, D}) + t0.view({B, f, 6, D})).unsqueeze(2);   // [B, f, 1, 6, D]
     auto mod = [&](int k) { return mods.select(3, k); };                                   // [B, f, 1, D]
     auto frames = [&](const at::Tensor& v) { return v.view({B, f, hw, D}); };

@@ -71,6 +71,16 @@ class LinearDiT {
   const TensorMap& weights() const;       // official names, on the model's device and dtype
   int64_t parameter_count() const;
 
+  // Training. set_trainable(true) makes every weight its own leaf tensor that requires grad (a copy,
+  // so the checkpoint's tensors are never touched) and derives the per-block views from those leaves
+  // at every forward, so gradients of any forward reach weights() and in-place optimizer updates
+  // are seen by the next forward. set_trainable(false) detaches them and restores the inference
+  // layout; inference is unchanged either way. Run inference under at::NoGradGuard.
+  void set_trainable(bool trainable);
+  bool trainable() const;
+  // The tensors weights() holds, in name order (an optimizer's parameter list).
+  std::vector<at::Tensor> parameters() const;
+
   // Computes the cross-attention K/V of a prompt: caption [B, L, Cc], mask [B, L] (1 valid, 0 pad).
   // `trace` (optional) sees "caption_projection" and "caption_norm".
   CaptionContext encode_caption(const at::Tensor& caption, const at::Tensor& mask,

@@ -57,7 +57,7 @@ std::string TAEHVConfig::describe() const {
   std::string w;
   for (size_t i = 0; i < widths.size(); ++i) w += str(i ? "/" : "", widths[i]);
   std::string t;
-  for (bool b : time_upscale) t += b ? "2" : "1";
+  for (size_t i = 0; i < time_upscale.size(); ++i) t += str(i ? "/" : "", time_upscale[i] ? 2 : 1);
   return str("TAEHV decoder (latent ", latent_channels, ", widths ", w, ", time strides ", t, ", patch ", patch_size, ")");
 }
 

@@ -20,6 +20,8 @@
 #include "model/taehv.h"
 #include "model/wan_vae.h"
 #include "render/bench_present.h"
+#include "sim/loop.h"
+#include "sim/world_model.h"
 #include "sim/version.h"
 
 namespace wl {
@@ -149,6 +151,40 @@ void bench_present_section(const BenchOptions& o, std::vector<BenchRow>& rows) {
   }
 }
 
+// The loop as a player runs it: real clock, worker thread, frames paced at the world's rate, a
+// scripted player whose actions change every few frames (the latency samples).
+void bench_loop(const BenchOptions& o, std::vector<BenchRow>& rows) {
+  bool cuda = at::Device(o.device).is_cuda();
+  std::unique_ptr<WorldModel> model = WorldModel::random_tiny(o.loop_world, 1, WorldModelOptions{o.device, cuda || o.bf16});
+  MemoryDisplay display(8 * model->info().latent_w, 8 * model->info().latent_h);
+  SteadyLoopClock clock;
+  std::unique_ptr<ActionSource> actions = make_scripted_actions("sticky_random", o.loop_world, 1);
+  std::string name = str(model->info().random_weights ? "random-weight tiny " : "", o.loop_world, " world, ", o.device,
+                         ", sticky_random player");
+  std::vector<double> fps, latency_median, latency_p99, jitter, state;
+  for (int r = 0; r < o.repeats; ++r) {
+    LoopInfo info;
+    info.model = model.get();
+    info.display = &display;
+    info.actions = actions.get();
+    info.clock = &clock;
+    info.seed = static_cast<uint64_t>(r);
+    FrameLoop loop(info);
+    while (loop.stats().frames_shown < o.loop_frames) loop.tick();
+    LoopStats s = loop.stats();
+    fps.push_back(s.pacing.display_fps);
+    latency_median.push_back(s.latency_median_ms);
+    latency_p99.push_back(s.latency_p99_ms);
+    jitter.push_back(s.pacing.jitter_p99_ms);
+    state.push_back(static_cast<double>(s.state_bytes));
+  }
+  rows.push_back(summarize("loop", name, "frames/s shown", fps));
+  rows.push_back(summarize("loop", name, "input-to-photon ms (median)", latency_median));
+  rows.push_back(summarize("loop", name, "input-to-photon ms (p99)", latency_p99));
+  rows.push_back(summarize("loop", name, "frame-time jitter ms (p99)", jitter));
+  rows.push_back(summarize("loop", name, "state bytes", state));
+}
+
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -201,7 +237,7 @@ void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) 
 }  // namespace
 
 const std::vector<std::string>& bench_sections() {
-  static const std::vector<std::string> kSections = {"worlds", "present", "dit", "decoders"};
+  static const std::vector<std::string> kSections = {"worlds", "present", "loop", "dit", "decoders"};
   return kSections;
 }
 
@@ -209,7 +245,7 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
   WL_CHECK(options.repeats >= 1, "--repeats must be at least 1, got ", options.repeats);
   for (const auto& s : options.sections)
     WL_CHECK(std::find(bench_sections().begin(), bench_sections().end(), s) != bench_sections().end(),
-             "unknown bench section '", s, "'; the sections are: worlds, present, dit, decoders");
+             "unknown bench section '", s, "'; the sections are: worlds, present, loop, dit, decoders");
   auto wanted = [&](const std::string& s) {
     return options.sections.empty() || std::find(options.sections.begin(), options.sections.end(), s) != options.sections.end();
   };
@@ -223,6 +259,7 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
   };
   if (wanted("worlds")) bench_worlds(options, rows);
   if (wanted("present")) bench_present_section(options, rows);
+  if (wanted("loop")) bench_loop(options, rows);
   // The model sections are slow on a CPU (a 2B forward at 480p takes minutes), so they run only
   // when named (or, for the DiT, when a preset is given).
   if (named("dit") || !options.preset.empty()) bench_dit(options, rows);

@@ -4,7 +4,10 @@
 // model's DiT: ms per forward, video frames/s for blocks of 1/3/10 latent frames with the 4-step
 // sampler plus the commit pass, steady and peak memory, state bytes; random weights unless given),
 // decoders (Wan2.1 VAE and TAEHV, streaming one latent at a time: ms per frame, state bytes and
-// memory growth over the run), present (headless presenter: ms per frame, host uploads per frame).
+// memory growth over the run), present (headless presenter: ms per frame, host uploads per frame),
+// loop (the frame loop in real time with a scripted player: frames/s shown, input-to-photon latency
+// median and p99, frame-time jitter p99, state bytes; the random-weight tiny world until a trained
+// world ships).
 // Each measurement repeats `repeats` times and reports the median with the min and max, so that a
 // number can be reproduced and its noise seen. Callers: main.cpp; tools/gpu_run.sh on the GPU machine.
 #pragma once
@@ -30,6 +33,9 @@ struct BenchOptions {
   bool bf16 = false;                   // model dtype bf16 (set automatically on CUDA)
   // decoders section (runs when named): latent grid as above
   int decoder_latents = 8;             // latents streamed per decoder (1,000 for the growth check)
+  // loop section
+  std::string loop_world = "voxel";    // world whose action space the random tiny model takes
+  int loop_frames = 200;               // displayed frames (10 s at 20 fps)
 };
 
 struct BenchRow {

@@ -10,6 +10,7 @@
 //   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE]
 //   worldloop forward --model DIR --inputs IN.safetensors --out OUT.safetensors
 //   worldloop decode --vae DIR --latents IN.safetensors --out OUT.safetensors|OUT.mp4
+//   worldloop train --stage ae|dit --world W --out RUN_DIR [--ae RUN_DIR] [--steps N] [--batch B] [--lr X] [--resume]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -25,6 +26,7 @@
 #include "sim/ground_truth.h"
 #include "sim/info.h"
 #include "sim/play.h"
+#include "sim/train.h"
 #include "sim/version.h"
 #include "sim/view.h"
 #include "sim/world_files.h"
@@ -115,7 +117,7 @@ int main(int argc, char** argv) {
 
   wl::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure speed and memory; prints a table, optionally JSON");
-  bench_cmd->add_option("--section", bench.sections, "Run only these sections: worlds, present, dit, decoders")
+  bench_cmd->add_option("--section", bench.sections, "Run only these sections: worlds, present, loop, dit, decoders")
       ->delimiter(',');
   bench_cmd->add_option("--repeats", bench.repeats, "Timed repetitions per row; the median is reported")->capture_default_str();
   bench_cmd->add_option("--world-frames", bench.world_frames, "Steps per repetition for the worlds section")->capture_default_str();
@@ -129,6 +131,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--device", bench.device, "cpu or cuda for the dit section")->capture_default_str();
   bench_cmd->add_flag("--bf16", bench.bf16, "bf16 model on CPU (always on CUDA)");
   bench_cmd->add_option("--decoder-latents", bench.decoder_latents, "Latents streamed per decoder in the decoders section")
+      ->capture_default_str();
+  bench_cmd->add_option("--loop-world", bench.loop_world, "World of the loop section")->capture_default_str();
+  bench_cmd->add_option("--loop-frames", bench.loop_frames, "Displayed frames per run of the loop section")
       ->capture_default_str();
 
   wl::ForwardOptions forward;
@@ -151,6 +156,30 @@ int main(int argc, char** argv) {
   decode_cmd->add_option("--device", decode.device, "cpu or cuda")->capture_default_str();
   decode_cmd->add_flag("--bf16", decode.bf16, "Decode in bf16");
   decode_cmd->add_option("--fps", decode.fps, "Frame rate of an .mp4")->capture_default_str();
+
+  wl::TrainOptions train;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train a world: the autoencoder (stage ae), then the DiT (stage dit)");
+  train_cmd->add_option("--stage", train.stage, "ae or dit")->required();
+  train_cmd->add_option("--world", train.world, "voxel, driving or robot")->capture_default_str();
+  train_cmd->add_option("--out", train.out, "The run directory (new, or the run to --resume)")->required();
+  train_cmd->add_option("--ae", train.ae, "Stage dit: the autoencoder run directory or its .safetensors");
+  train_cmd->add_option("--data", train.data, "A `worldloop dataset` folder instead of simulating on the fly");
+  train_cmd->add_option("--steps", train.steps, "Optimizer steps in total")->capture_default_str();
+  train_cmd->add_option("--batch", train.batch, "Frames (ae) or clips (dit) per step; 0: ae 16, dit 8")->capture_default_str();
+  train_cmd->add_option("--lr", train.lr, "Peak learning rate; 0: ae 1e-3, dit 3e-4")->capture_default_str();
+  train_cmd->add_option("--warmup", train.warmup, "Steps of linear learning-rate warmup")->capture_default_str();
+  train_cmd->add_option("--device", train.device, "cpu or cuda")->capture_default_str();
+  train_cmd->add_flag("--resume", train.resume, "Continue the run in --out from its latest checkpoint");
+  train_cmd->add_option("--checkpoint-every", train.checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  train_cmd->add_option("--log-every", train.log_every, "Steps between progress lines")->capture_default_str();
+  train_cmd->add_option("--seed", train.seed, "Data, noise and initialisation seed")->capture_default_str();
+  train_cmd->add_option("--size", train.size, "Frame width and height in pixels (latents are 8x smaller)")->capture_default_str();
+  train_cmd->add_option("--policy", train.policy, "Scripted policy that plays the simulator (default: the world's first)");
+  train_cmd->add_option("--latent-channels", train.ae_config.latent_channels, "Stage ae: latent channels C")
+      ->capture_default_str();
+  train_cmd->add_option("--model-size", train.model_size, "Stage dit: tiny or small")->capture_default_str();
+  train_cmd->add_option("--clip-frames", train.clip_frames, "Stage dit: latent frames per clip")->capture_default_str();
+  train_cmd->add_option("--block-frames", train.block_frames, "Stage dit: latent frames per block")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -208,6 +237,10 @@ int main(int argc, char** argv) {
     }
     if (*bench_cmd) {
       wl::run_bench(bench, std::cout);
+      return 0;
+    }
+    if (*train_cmd) {
+      wl::run_train(train, std::cout);
       return 0;
     }
     std::cout << app.help();

@@ -13,6 +13,7 @@
 #include "kernels/core/error.h"
 #include "model/checkpoint.h"
 #include "model/sampler.h"
+#include "model/autoencoder.h"
 #include "model/taehv.h"
 #include "model/tensor_io.h"
 #include "model/wan_vae.h"
@@ -159,7 +160,12 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
   std::string decoder_path = (fs::path(files.dir) / decoder_file).string();
   WL_CHECK(fs::exists(decoder_path), "world '", dir, "': the decoder ", decoder_path,
            " is missing; hint: put taehv's taew2_1.safetensors there or name another file in config.json's \"decoder\"");
-  if (decoder_file.find("wan") != std::string::npos) {
+  if (is_ae_checkpoint(decoder_path)) {   // our tiny worlds' own autoencoder (worldloop train --stage ae)
+    AECheckpoint ae = load_ae_checkpoint(decoder_path);
+    hash = hash_tensors(ae.tensors, hash);
+    VAEOptions vo{options.device, options.bf16};
+    m->make_decoder_ = [ae, vo] { return std::make_unique<AEDecoder>(ae, vo); };
+  } else if (decoder_file.find("wan") != std::string::npos) {
     WanVAECheckpoint vae = load_wan_vae_checkpoint(decoder_path);
     hash = hash_tensors(vae.tensors, hash);
     WanVAEOptions vo;

@@ -64,15 +64,20 @@ step build cmake --build "$build" -j "$(nproc)" || { tail -50 "$out/build.log"; 
 export WL_GOLDENS_UNAVAILABLE="the GPU machine has no PyPI; parity runs on CPU machines"
 step ctest ctest --test-dir "$build" --output-on-failure -j 4 --output-junit "$out/ctest.xml" -FS "golden" -E "^reference\."
 tests_rc=$?
-# Benchmarks: the cheap sections, then the DiT at 480p on the GPU (WL_BENCH_ARGS adds flags).
+# Benchmarks: the cheap sections (worlds, present, the loop on the GPU), then the DiT at 480p and
+# both decoders (WL_SKIP_MODEL_BENCH=1 leaves those two out; WL_BENCH_ARGS adds DiT flags).
 if "$build/sim/worldloop" --help 2>/dev/null | grep -q '^  bench '; then
-  step bench "$build/sim/worldloop" bench --json "$out/bench.json"
-  step bench_dit "$build/sim/worldloop" bench --section dit --preset sana-video-2b-480p --device cuda \
-    --json "$out/bench_dit.json" ${WL_BENCH_ARGS:-}
-  # Both decoders at 480x832, 1,000 latents each: speed and the zero-growth check.
-  step bench_decoders "$build/sim/worldloop" bench --section decoders --device cuda --decoder-latents 1000 --repeats 1 \
-    --json "$out/bench_decoders.json"
+  step bench "$build/sim/worldloop" bench --device cuda --json "$out/bench.json"
+  if [ -z "${WL_SKIP_MODEL_BENCH:-}" ]; then
+    step bench_dit "$build/sim/worldloop" bench --section dit --preset sana-video-2b-480p --device cuda \
+      --json "$out/bench_dit.json" ${WL_BENCH_ARGS:-}
+    # Both decoders at 480x832, 1,000 latents each: speed and the zero-growth check.
+    step bench_decoders "$build/sim/worldloop" bench --section decoders --device cuda --decoder-latents 1000 --repeats 1 \
+      --json "$out/bench_decoders.json"
+  fi
 fi
+# The frame loop end to end on the GPU, headless, to an MP4-less run (no FFmpeg there).
+step play_cuda "$build/sim/worldloop" play --random-tiny --device cuda --headless --frames 120
 tail -n 3 "$out/ctest.log"
 {
   echo "{"
