@@ -76,8 +76,15 @@ if "$build/sim/worldloop" --help 2>/dev/null | grep -q '^  bench '; then
       --json "$out/bench_decoders.json"
   fi
 fi
-# The frame loop end to end on the GPU, headless, to an MP4-less run (no FFmpeg there).
+# The frame loop end to end on the GPU, headless (no FFmpeg there, so no MP4), and a short CUDA
+# training run of each stage (WL_TRAIN_STEPS steps; the real recipes run from tools/ later).
 step play_cuda "$build/sim/worldloop" play --random-tiny --device cuda --headless --frames 120
+train_steps=${WL_TRAIN_STEPS:-100}
+rm -rf "$build/train-smoke"
+step train_ae "$build/sim/worldloop" train --stage ae --world voxel --device cuda --steps "$train_steps" \
+  --out "$build/train-smoke/ae" && cp "$build/train-smoke/ae/loss.csv" "$out/train_ae_loss.csv"
+step train_dit "$build/sim/worldloop" train --stage dit --world voxel --device cuda --steps "$train_steps" \
+  --ae "$build/train-smoke/ae" --out "$build/train-smoke/dit" && cp "$build/train-smoke/dit/loss.csv" "$out/train_dit_loss.csv"
 tail -n 3 "$out/ctest.log"
 {
   echo "{"
