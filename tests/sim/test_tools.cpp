@@ -28,6 +28,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Headless server builds have no FFmpeg: datasets are then written without their preview MP4s.
+#ifdef WL_WITH_RECORDING
+constexpr const char* kVideo = "";
+#else
+constexpr const char* kVideo = " --no-video";
+#endif
+
 struct CliResult {
   int code = -1;
   std::string out, err;
@@ -89,7 +96,7 @@ int count_lines(const std::string& text) { return static_cast<int>(std::count(te
 
 TEST_F(Tools, DatasetWritesShardsActionsVideoAndManifest) {
   const std::string out = path("data");
-  CliResult r = run("dataset --world voxel --episodes 2 --frames 10 --policy explore --seed 5 --out '" + out + "'");
+  CliResult r = run(std::string("dataset --world voxel --episodes 2 --frames 10 --policy explore --seed 5") + kVideo + " --out '" + out + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("2 episodes made, 0 already there"), std::string::npos) << r.out;
 
@@ -131,7 +138,7 @@ TEST_F(Tools, DatasetWritesShardsActionsVideoAndManifest) {
 
   // Same options elsewhere: byte-identical shards and actions.
   const std::string again = path("again");
-  ASSERT_EQ(run("dataset --world voxel --episodes 2 --frames 10 --seed 5 --no-progress --out '" + again + "'").code, 0);
+  ASSERT_EQ(run(std::string("dataset --world voxel --episodes 2 --frames 10 --seed 5 --no-progress") + kVideo + " --out '" + again + "'").code, 0);
   for (const char* f : {"episode_000000/frames.u8", "episode_000001/frames.u8", "episode_000001/actions.jsonl"})
     EXPECT_TRUE(slurp(fs::path(out) / f) == slurp(fs::path(again) / f)) << f;
 }
@@ -178,18 +185,18 @@ TEST_F(Tools, DatasetRefusesAMismatchedOutAndTouchesNothing) {
   }
   // A folder with other files is not a dataset.
   std::ofstream(path("notes.txt")) << "mine";
-  CliResult r = run("dataset --world voxel --frames 2 --out '" + dir_.string() + "'");
+  CliResult r = run(std::string("dataset --world voxel --frames 2") + kVideo + " --out '" + dir_.string() + "'");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("is not empty and has no dataset.json"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "dataset.json"));
 }
 
 TEST_F(Tools, DatasetUnknownWorldOrPolicyIsOneLineAndWritesNothing) {
-  CliResult r = run("dataset --world minecraft --out '" + path("a") + "'");
+  CliResult r = run(std::string("dataset --world minecraft") + kVideo + " --out '" + path("a") + "'");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown world 'minecraft'"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
-  r = run("dataset --world robot --policy explore --out '" + path("b") + "'");
+  r = run(std::string("dataset --world robot --policy explore") + kVideo + " --out '" + path("b") + "'");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown policy 'explore'"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
