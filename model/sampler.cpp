@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/core/error.h"
+#include "kernels/core/hash.h"
 
 namespace wl {
 
@@ -21,15 +22,6 @@ double flow_sigma(double timestep, double shift) {
   // Below the grid's last point (t < ~7) the nearest is sigma(0.001); t = 0 means clean.
   return timestep == 0 ? 0.0 : best_sigma;
 }
-
-namespace {
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-}  // namespace
 
 at::Tensor NoiseSource::normal(at::IntArrayRef shape, const at::TensorOptions& options) {
   at::Tensor out = at::empty(shape, at::kFloat);

@@ -21,6 +21,7 @@
 #include "envs/policies.h"
 #include "envs/world.h"
 #include "kernels/core/error.h"
+#include "kernels/core/hash.h"
 #include "model/linear_dit.h"
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
@@ -32,12 +33,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Every random draw of step `step` comes from this generator (stream separates its uses), so a
 // resumed run draws exactly what an uninterrupted one would.
