@@ -221,10 +221,10 @@ void DrivingWorld::render() {
     uint64_t h = hash_coords(seed_ ^ 0x7EE5, cell);
     float X = cell * 20.f + 20.f * hash01(h) - ego_.s;
     float side = (h >> 8 & 1) ? 1.f : -1.f;
-    float d = side * (kShoulder + 2.f + 8.f * hash01(mix64(h)));
-    float size = 0.8f + 0.6f * hash01(mix64(h + 1));
+    float d = side * (kShoulder + 2.f + 8.f * hash01(splitmix64(h)));
+    float size = 0.8f + 0.6f * hash01(splitmix64(h + 1));
     place(X, d, 0.2f * size, 0.f, 2.f * size, {92, 64, 40}, 0.f);
-    place(X, d, 1.5f * size, 1.6f * size, 4.5f * size, Vec3{40, 110, 45} * (0.8f + 0.4f * hash01(mix64(h + 2))), 0.01f);
+    place(X, d, 1.5f * size, 1.6f * size, 4.5f * size, Vec3{40, 110, 45} * (0.8f + 0.4f * hash01(splitmix64(h + 2))), 0.01f);
     place(cell * 20.f - ego_.s, kShoulder - 0.3f, 0.08f, 0.f, 1.f, {236, 236, 236}, 0.f);   // guide posts
     place(cell * 20.f - ego_.s, -kShoulder + 0.3f, 0.08f, 0.f, 1.f, {236, 236, 236}, 0.f);
   }

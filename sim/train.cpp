@@ -428,8 +428,7 @@ nlohmann::json recipe(const TrainOptions& o) {
 }
 
 TrainOptions checked(TrainOptions o) {
-  WL_CHECK(o.stage == "ae" || o.stage == "dit", "train: unknown --stage '", o.stage, "'; the stages are ae and dit "
-           "(self-forcing rollouts are not implemented yet)");
+  WL_CHECK(o.stage == "ae" || o.stage == "dit", "train: unknown --stage '", o.stage, "'; the stages are ae and dit");
   action_spec_for(o.world);   // throws naming the known worlds
   if (!o.policy.empty()) make_policy(o.policy, o.world);
   WL_CHECK(!o.out.empty(), "train: --out RUN_DIR is required");
