@@ -14,18 +14,14 @@
 #include "kernels/core/error.h"
 #include "model/autoencoder.h"
 #include "model/tensor_io.h"
+#include "tests/support/temp_dir.h"
 
 namespace wl {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("wl_ae_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 AEConfig small() {
   AEConfig c;

@@ -13,18 +13,14 @@
 #include "model/checkpoint.h"
 #include "model/linear_dit.h"
 #include "model/tensor_io.h"
+#include "tests/support/temp_dir.h"
 
 namespace wl {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("wl_ckpt_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 DiTConfig tiny() {
   DiTConfig c = dit_preset("tiny");

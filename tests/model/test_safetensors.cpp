@@ -13,25 +13,14 @@
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
 #include "tests/model/crafted_safetensors.h"
+#include "tests/support/temp_dir.h"
 
 namespace wl {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("wl_test_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -173,7 +162,7 @@ TEST(Safetensors, FailedWriteKeepsThePreviousFile) {
   EXPECT_THROW(save_tensors(path, {{"c", at::ones({2}, at::kComplexFloat)}}), Error);      // no such dtype
   EXPECT_EQ(read_bytes(path), before);
   EXPECT_THROW(save_tensors(dir.file("no/such/dir/x.safetensors"), {{"x", at::ones({1})}}), Error);
-  for (const auto& entry : fs::directory_iterator(dir.file("")))
+  for (const auto& entry : fs::directory_iterator(dir.path))
     EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << "left behind " << entry.path();
 }
 

@@ -23,21 +23,14 @@
 #include "model/tensor_io.h"
 #include "sim/dataset.h"
 #include "sim/train.h"
+#include "tests/support/temp_dir.h"
 
 namespace wl {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("wl_train_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 AEConfig small_ae() {
   AEConfig c;
