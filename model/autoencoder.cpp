@@ -210,10 +210,12 @@ AECheckpoint load_ae_checkpoint(const std::string& path) {
   return ckpt;
 }
 
-void save_ae_checkpoint(const std::string& path, const TensorMap& tensors, const AEConfig& config) {
+void save_ae_checkpoint(const std::string& path, const TensorMap& tensors, const AEConfig& config, at::ScalarType dtype) {
   check_tensor_names(tensors, expected_ae_shapes(config), {}, path, config.describe(), "");
+  WL_CHECK(dtype == at::kFloat || dtype == at::kHalf, path, ": autoencoder files are F32 or F16");
   std::vector<std::pair<std::string, at::Tensor>> list;
-  for (const auto& [name, t] : tensors) list.emplace_back(name, t.detach().to(at::kCPU, at::kFloat));
+  for (const auto& [name, t] : tensors)
+    list.emplace_back(name, t.detach().to(at::kCPU, is_stat(name) ? at::kFloat : dtype));
   save_tensors(path, list, {{"format", "pt"}, {kConfigKey, config.to_json()}});
 }
 

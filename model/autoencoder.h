@@ -10,6 +10,8 @@
 // (both stages), the frame loop's decode stage, session seeding from real frames, tests.
 #pragma once
 
+#include <c10/core/ScalarType.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,7 +54,9 @@ TensorMap random_ae_weights(const AEConfig& config, uint64_t seed);
 // missing, unexpected or wrong-shape tensor, or the missing config metadata.
 AECheckpoint load_ae_checkpoint(const std::string& path);
 // Writes the tensors (checked against the config first) with the config in the metadata, atomically.
-void save_ae_checkpoint(const std::string& path, const TensorMap& tensors, const AEConfig& config);
+// `dtype` is the file's weight dtype (kFloat or kHalf: shipped worlds); latent statistics stay fp32.
+void save_ae_checkpoint(const std::string& path, const TensorMap& tensors, const AEConfig& config,
+                        at::ScalarType dtype = at::kFloat);
 // True when `path` is a .safetensors file carrying our autoencoder's config metadata.
 bool is_ae_checkpoint(const std::string& path);
 

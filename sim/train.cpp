@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -23,9 +24,11 @@
 #include "kernels/core/error.h"
 #include "kernels/core/hash.h"
 #include "model/linear_dit.h"
+#include "model/sampler.h"
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
 #include "sim/dataset.h"
+#include "sim/train_clips.h"
 
 namespace wl {
 
@@ -65,167 +68,7 @@ nlohmann::json parse_json(const fs::path& path) {
   }
 }
 
-// [SECTION] clip sources: slot b of step s -> `advance` (action, resulting frame) pairs
-
-struct Clip {
-  at::Tensor frames;    // [F, 3, S, S] float in [0, 1]; frame j is what action j made
-  at::Tensor actions;   // [F, A]
-};
-
-at::Tensor frame_tensor(const uint8_t* rgb, int size) {
-  return at::from_blob(const_cast<uint8_t*>(rgb), {size, size, 3}, at::kByte).permute({2, 0, 1}).to(at::kFloat) / 255.0;   // [3, S, S]
-}
-
-class ClipSource {
- public:
-  virtual ~ClipSource() = default;
-  virtual Clip take(int64_t slot, int64_t step) = 0;
-  // All slots of a step (independent, so built in parallel): frames [B, F, 3, S, S], actions [B, F, A].
-  std::pair<at::Tensor, at::Tensor> batch(int64_t batch, int64_t step) {
-    std::vector<Clip> clips(static_cast<size_t>(batch));
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) clips[b] = take(b, step);
-    });
-    std::vector<at::Tensor> f, a;
-    for (auto& c : clips) f.push_back(c.frames), a.push_back(c.actions);
-    return {at::stack(f), at::stack(a)};
-  }
-};
-
-// Slot b plays its own stream of episodes with the scripted policy; step s (from 1) takes the
-// stream's frames (s-1)*advance + 1 .. s*advance, so where a slot stands is a function of the step
-// alone and a resumed run replays at most one episode per slot to get there.
-class SimulatedClips final : public ClipSource {
- public:
-  SimulatedClips(const TrainOptions& o, int64_t advance, int64_t batch)
-      : o_(o), advance_(advance), episode_len_((o.episode_frames + advance - 1) / advance * advance) {
-    for (int64_t b = 0; b < batch; ++b) {
-      Worker w;
-      w.world = make_world(o.world, WorldConfig{o.size, o.size});
-      w.policy = make_policy(o.policy.empty() ? policy_names(o.world).front() : o.policy, o.world);
-      workers_.push_back(std::move(w));
-    }
-  }
-
-  Clip take(int64_t slot, int64_t step) override {
-    Worker& w = workers_[slot];
-    const int64_t g = (step - 1) * advance_, episode = g / episode_len_, q = g % episode_len_;
-    if (w.episode != episode || w.position > q) {
-      const uint64_t seed = splitmix64(o_.seed * 1000003ull + static_cast<uint64_t>(episode * workers_.size() + slot));
-      w.world->reset(seed);
-      w.policy->reset(seed);
-      w.episode = episode;
-      w.position = 0;
-    }
-    const ActionSpec& spec = w.world->action_spec();
-    while (w.position < q) advance_one(w, spec);
-    std::vector<at::Tensor> frames, actions;
-    for (int64_t j = 0; j < advance_; ++j) {
-      std::vector<float> a = advance_one(w, spec);
-      actions.push_back(at::tensor(a, at::kFloat));                                 // [A]
-      frames.push_back(frame_tensor(w.world->frame().rgb.data(), o_.size));        // [3, S, S]
-    }
-    return {at::stack(frames), at::stack(actions)};
-  }
-
- private:
-  struct Worker {
-    std::unique_ptr<World> world;
-    std::unique_ptr<Policy> policy;
-    int64_t episode = -1, position = 0;   // frames stepped in the current episode
-  };
-  std::vector<float> advance_one(Worker& w, const ActionSpec& spec) {
-    std::vector<float> a = clamp_action(spec, w.policy->next(*w.world));
-    w.world->step(a);
-    ++w.position;
-    return a;
-  }
-  const TrainOptions& o_;
-  int64_t advance_, episode_len_;
-  std::vector<Worker> workers_;
-};
-
-// A `worldloop dataset` folder (docs/dataset.md): step s, slot b picks an episode and a start q from
-// (seed, s, b) and reads frames q+1 .. q+advance and actions q .. q+advance-1 (action t makes frame t+1).
-class DatasetClips final : public ClipSource {
- public:
-  DatasetClips(const TrainOptions& o, int64_t advance) : o_(o), advance_(advance) {
-    const fs::path dir = o.data;
-    nlohmann::json d = parse_json(dir / "dataset.json");
-    WL_CHECK(d.value("world", "") == o.world, o.data, ": the dataset is of the ", d.value("world", "?"), " world, not ",
-             o.world, " (hint: pass --world ", d.value("world", "?"), ")");
-    WL_CHECK(d.value("width", 0) == o.size && d.value("height", 0) == o.size, o.data, ": frames are ", d.value("width", 0),
-             "x", d.value("height", 0), ", training wants ", o.size, "x", o.size, " (hint: --size ", d.value("width", 0), ")");
-    const ActionSpec spec = action_spec_for(o.world);
-    std::vector<fs::path> episodes;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.is_directory() && e.path().filename().string().rfind("episode_", 0) == 0) episodes.push_back(e.path());
-    std::sort(episodes.begin(), episodes.end());
-    for (const auto& ep : episodes) {
-      Episode e;
-      e.frames_path = (ep / "frames.u8").string();
-      std::ifstream in(ep / "actions.jsonl");
-      WL_CHECK(in.good(), (ep / "actions.jsonl").string(), ": cannot read");
-      for (std::string line; std::getline(in, line);) {
-        if (line.empty()) continue;
-        nlohmann::json j;
-        try {
-          j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& err) {
-          WL_FAIL((ep / "actions.jsonl").string(), ": line ", e.actions.size() + 1, " is not JSON: ", err.what());
-        }
-        std::vector<float> a;
-        for (const auto& dim : spec.dims) {
-          WL_CHECK(j.contains(dim.name) && j[dim.name].is_number(), (ep / "actions.jsonl").string(), ": line ",
-                   e.actions.size() + 1, " has no number \"", dim.name, "\"");
-          a.push_back(j[dim.name].get<float>());
-        }
-        e.actions.push_back(std::move(a));
-      }
-      const auto bytes = static_cast<int64_t>(fs::file_size(e.frames_path));
-      const int64_t frame_bytes = int64_t(o.size) * o.size * 3;
-      e.frames = std::min<int64_t>(bytes / frame_bytes, static_cast<int64_t>(e.actions.size()));
-      if (e.frames > advance_) episodes_.push_back(std::move(e));
-    }
-    WL_CHECK(!episodes_.empty(), o.data, ": no finished episode longer than ", advance_,
-             " frames (hint: make one with `worldloop dataset --world ", o.world, " --out ", o.data, "`)");
-  }
-
-  Clip take(int64_t slot, int64_t step) override {
-    const uint64_t r = splitmix64(splitmix64(o_.seed ^ 0x5eedull) ^ static_cast<uint64_t>(step * 65536 + slot));
-    const Episode& e = episodes_[r % episodes_.size()];
-    const int64_t q = static_cast<int64_t>(splitmix64(r) % static_cast<uint64_t>(e.frames - advance_));
-    const int64_t frame_bytes = int64_t(o_.size) * o_.size * 3;
-    std::vector<uint8_t> bytes(static_cast<size_t>(advance_ * frame_bytes));
-    std::ifstream in(e.frames_path, std::ios::binary);
-    in.seekg((q + 1) * frame_bytes);
-    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    WL_CHECK(in.good(), e.frames_path, ": short read at frame ", q + 1);
-    std::vector<at::Tensor> frames, actions;
-    for (int64_t j = 0; j < advance_; ++j) {
-      frames.push_back(frame_tensor(bytes.data() + j * frame_bytes, o_.size));   // [3, S, S]
-      actions.push_back(at::tensor(e.actions[q + j], at::kFloat));                // [A]
-    }
-    return {at::stack(frames), at::stack(actions)};
-  }
-
- private:
-  struct Episode {
-    std::string frames_path;
-    std::vector<std::vector<float>> actions;
-    int64_t frames = 0;
-  };
-  const TrainOptions& o_;
-  int64_t advance_;
-  std::vector<Episode> episodes_;
-};
-
-std::unique_ptr<ClipSource> make_source(const TrainOptions& o, int64_t advance, int64_t batch) {
-  if (!o.data.empty()) return std::make_unique<DatasetClips>(o, advance);
-  return std::make_unique<SimulatedClips>(o, advance, batch);
-}
-
-// [SECTION] the two stages: a model, its named parameters, one loss per step, its checkpoint files
+// [SECTION] the stages: a model, its named parameters, one loss per step, its checkpoint files
 
 class Stage {
  public:
@@ -234,6 +77,7 @@ class Stage {
   virtual std::vector<at::Tensor> parameters() const = 0;
   virtual at::Tensor loss(int64_t step) = 0;                // a scalar with a graph
   virtual void after_step(int64_t) {}
+  virtual double data_wait() const = 0;                     // seconds the last loss() waited for data
   virtual void save_model(const fs::path& dir) const = 0;
   virtual std::string describe() const = 0;
 };
@@ -241,12 +85,13 @@ class Stage {
 class AEStage final : public Stage {
  public:
   AEStage(const TrainOptions& o, AutoEncoder ae, at::Device device)
-      : o_(o), ae_(std::move(ae)), device_(device), source_(make_source(o, o.frame_stride, o.batch)) {
+      : o_(o), ae_(std::move(ae)), device_(device), source_(make_clip_source(o, o.frame_stride, o.batch)) {
     ae_.set_trainable(true);
   }
   std::vector<std::string> names() const override { return ae_.parameter_names(); }
   std::vector<at::Tensor> parameters() const override { return ae_.parameters(); }
   std::string describe() const override { return ae_.config().describe(); }
+  double data_wait() const override { return source_->last_wait_seconds(); }
 
   at::Tensor loss(int64_t step) override {
     auto [frames, actions] = source_->batch(o_.batch, step);                         // [B, stride, 3, S, S]
@@ -285,13 +130,19 @@ class AEStage final : public Stage {
   at::Tensor raw_;   // this step's raw latents, for the statistics
 };
 
+// Stages dit and rollout: the same model, data and files; rollout adds the self-generated clips.
 class DiTStage final : public Stage {
  public:
   DiTStage(const TrainOptions& o, LinearDiT dit, AutoEncoder ae, at::Device device)
-      : o_(o), dit_(std::move(dit)), ae_(std::move(ae)), device_(device), source_(make_source(o, o.clip_frames, o.batch)) {
+      : o_(o), dit_(std::move(dit)), ae_(std::move(ae)), device_(device),
+        source_(make_clip_source(o, o.clip_frames, o.batch)) {
     dit_.set_trainable(true);
     const int64_t nb = o.clip_frames / o.block_frames;
     chunks_.assign(static_cast<size_t>(nb), o.block_frames);
+    at::Tensor caption = at::zeros({1, 1, dit_.config().caption_channels}), mask = at::ones({1, 1});
+    caption_ = caption.to(device_);
+    mask_ = mask.to(device_);
+    for (int i = 0; i < o.denoise_steps; ++i) timesteps_.push_back(1000.0 * (o.denoise_steps - i) / o.denoise_steps);
   }
   std::vector<std::string> names() const override {
     std::vector<std::string> out;
@@ -299,21 +150,50 @@ class DiTStage final : public Stage {
     return out;
   }
   std::vector<at::Tensor> parameters() const override { return dit_.parameters(); }
-  std::string describe() const override {
-    return str("DiT ", dit_.config().describe());
-  }
+  std::string describe() const override { return str("DiT ", dit_.config().describe()); }
+  double data_wait() const override { return source_->last_wait_seconds(); }
 
   at::Tensor loss(int64_t step) override {
     auto [frames, actions] = source_->batch(o_.batch, step);          // [B, F, 3, S, S], [B, F, A]
-    const int64_t B = frames.size(0), F = frames.size(1), S = o_.size, nb = F / o_.block_frames;
+    const int64_t B = frames.size(0), F = frames.size(1), S = o_.size;
     at::Tensor x0;
     {
       at::NoGradGuard no_grad;
       at::Tensor z = ae_.encode(frames.view({B * F, 3, S, S}).to(device_));           // [B F, C, h, w]
       x0 = z.view({B, F, z.size(1), z.size(2), z.size(3)}).permute({0, 2, 1, 3, 4}).contiguous();   // [B, C, F, h, w]
     }
-    // Diffusion forcing: one noise level per block; context blocks are sometimes clean (what the
-    // commit pass sees at inference); the newest block is always noisy.
+    at::Tensor a = actions.to(device_);                                                 // [B, F, A]
+    CaptionContext ctx = dit_.encode_caption(caption_, mask_);
+    at::Tensor df = forcing_loss(x0, a, ctx, step);
+    if (o_.stage == "dit") return df;
+    at::Tensor rollout = rollout_loss(x0, a, ctx, step);
+    return o_.df_weight > 0 ? rollout + o_.df_weight * df : rollout;
+  }
+
+  void save_model(const fs::path& dir) const override {
+    TensorMap cpu;
+    for (const auto& [name, t] : dit_.weights()) cpu[name] = t.detach().to(at::kCPU, at::kFloat);
+    save_dit_checkpoint((dir / "model.safetensors").string(), cpu, dit_.config());
+    nlohmann::json j = nlohmann::json::parse(config_to_json(dit_.config()));
+    const int64_t latent = o_.size / 8, blocks = o_.clip_frames / o_.block_frames;
+    // The state keeps the blocks a training clip had as context, so play never leaves what was learnt.
+    const std::string policy = blocks > 1 ? str("window:", blocks - 1) : "global";
+    j["world"] = {{"name", o_.world},
+                  {"latent_h", latent},
+                  {"latent_w", latent},
+                  {"fps", 20},
+                  {"block_frames", o_.block_frames},
+                  {"state_policy", policy},
+                  {"decoder", "../ae.safetensors"},
+                  {"sampler", {{"schedule", "uniform"}, {"flow_shift", o_.timestep_shift}, {"steps", o_.denoise_steps}}}};
+    write_text_atomic(dir / "config.json", j.dump(2) + "\n");
+  }
+
+ private:
+  // Diffusion forcing: one noise level per block; context blocks are sometimes clean (what the
+  // commit pass sees at inference); the newest block is always noisy.
+  at::Tensor forcing_loss(const at::Tensor& x0, const at::Tensor& actions, const CaptionContext& ctx, int64_t step) {
+    const int64_t B = x0.size(0), F = x0.size(2), nb = F / o_.block_frames;
     at::Generator gen = step_generator(o_.seed, step, 2);
     const double shift = o_.timestep_shift;
     at::Tensor u = at::rand({B, nb}, gen, at::kDouble);                                // [B, nb]
@@ -324,33 +204,68 @@ class DiTStage final : public Stage {
     at::Tensor eps = at::randn(x0.sizes(), gen).to(device_);                           // [B, C, F, h, w]
     at::Tensor sigma = (t / 1000.0).view({B, 1, F, 1, 1}).to(device_);                 // [B, 1, F, 1, 1]
     at::Tensor xt = (1 - sigma) * x0 + sigma * eps;                                      // [B, C, F, h, w]
-    at::Tensor caption = at::zeros({1, 1, dit_.config().caption_channels}), mask = at::ones({1, 1});
-    CaptionContext ctx = dit_.encode_caption(caption.to(device_), mask.to(device_));
-    DiTStep s{xt, t.to(device_), actions.to(device_), 0, {}};
+    DiTStep s{xt, t.to(device_), actions, 0, {}};
     at::Tensor v = dit_.forward_chunked(s, ctx, chunks_).to(at::kFloat);              // [B, C, F, h, w]
     at::Tensor weight = (sigma > 0).to(at::kFloat).expand_as(v);                       // clean frames carry no target
     return ((v - (eps - x0)).pow(2) * weight).sum() / weight.sum();
   }
 
-  void save_model(const fs::path& dir) const override {
-    TensorMap cpu;
-    for (const auto& [name, t] : dit_.weights()) cpu[name] = t.detach().to(at::kCPU, at::kFloat);
-    save_dit_checkpoint((dir / "model.safetensors").string(), cpu, dit_.config());
-    nlohmann::json j = nlohmann::json::parse(config_to_json(dit_.config()));
-    const int64_t latent = o_.size / 8;
-    j["world"] = {{"name", o_.world},          {"latent_h", latent},         {"latent_w", latent},
-                  {"fps", 20},                 {"block_frames", o_.block_frames}, {"state_policy", "global"},
-                  {"decoder", "../ae.safetensors"}};
-    write_text_atomic(dir / "config.json", j.dump(2) + "\n");
+  // Self-Forcing style: the clip is generated block by block exactly as play generates it (the
+  // world's sampler, fresh noise between steps, the t = 0 commit of the clean block), after zero
+  // or one ground-truth block. In each generated block one random sampler step runs with gradient
+  // and its x0 estimate is pulled to the simulator's block; the state and the other steps are
+  // detached (truncated gradients), so memory stays that of one block.
+  at::Tensor rollout_loss(const at::Tensor& x0, const at::Tensor& actions, const CaptionContext& ctx, int64_t step) {
+    const int64_t B = x0.size(0), F = x0.size(2), T = o_.block_frames, nb = F / T, n_steps = o_.denoise_steps;
+    at::Generator gen = step_generator(o_.seed, step, 3);
+    const int64_t truth_blocks = at::randint(0, 2, {1}, gen).item<int64_t>();   // 0 or 1 ground-truth blocks first
+    at::Tensor picks = at::randint(0, n_steps, {nb}, gen);                     // the step with gradient, per block
+    WorldState state = dit_.new_state(B, x0.size(3), x0.size(4), StatePolicy{});
+    const auto options = x0.options();
+    at::Tensor total = at::zeros({}, options);
+    int64_t terms = 0;
+    for (int64_t n = 0; n < nb; ++n) {
+      at::Tensor truth = x0.narrow(2, n * T, T);                               // [B, C, T, h, w]
+      at::Tensor a = actions.narrow(1, n * T, T);                              // [B, T, A]
+      at::Tensor block = truth;
+      if (n >= truth_blocks) {
+        const int64_t pick = picks[n].item<int64_t>();
+        at::Tensor x = at::randn(truth.sizes(), gen).to(device_);              // [B, C, T, h, w]
+        for (int64_t i = 0; i < n_steps; ++i) {
+          const double t = timesteps_[i], sigma = flow_sigma(t, o_.timestep_shift);
+          DiTStep s{x, at::full({B}, t, options), a, n * T, {}};
+          at::Tensor estimate;
+          if (i == pick) {
+            estimate = x - sigma * dit_.forward(s, ctx, state, /*commit=*/false).to(at::kFloat);   // [B, C, T, h, w]
+            total = total + at::mse_loss(estimate, truth);
+            ++terms;
+            estimate = estimate.detach();
+          } else {
+            at::NoGradGuard no_grad;
+            estimate = x - sigma * dit_.forward(s, ctx, state, /*commit=*/false).to(at::kFloat);
+          }
+          if (i + 1 == n_steps) {
+            block = estimate;
+          } else {
+            const double next = flow_sigma(timesteps_[i + 1], o_.timestep_shift);
+            x = (1 - next) * estimate + next * at::randn(truth.sizes(), gen).to(device_);
+          }
+        }
+      }
+      at::NoGradGuard no_grad;
+      dit_.forward({block, at::zeros({B}, options), a, n * T, {}}, ctx, state, /*commit=*/true);
+    }
+    return total / static_cast<double>(terms);
   }
 
- private:
   const TrainOptions& o_;
   LinearDiT dit_;
   AutoEncoder ae_;
   at::Device device_;
   std::unique_ptr<ClipSource> source_;
   std::vector<int64_t> chunks_;
+  at::Tensor caption_, mask_;       // one zero caption token: the worlds are prompt-free
+  std::vector<double> timesteps_;   // the world's sampler: uniform, high to low
 };
 
 // [SECTION] optimizer state <-> safetensors, by parameter name
@@ -412,13 +327,20 @@ nlohmann::json recipe(const TrainOptions& o) {
   nlohmann::json j = {{"stage", o.stage},         {"world", o.world},       {"data", o.data},
                       {"batch", o.batch},         {"lr", o.lr},             {"warmup", o.warmup},
                       {"weight_decay", o.weight_decay}, {"clip_grad", o.clip_grad}, {"seed", o.seed},
-                      {"size", o.size},           {"episode_frames", o.episode_frames}, {"policy", o.policy}};
+                      {"size", o.size},           {"episode_frames", o.episode_frames}, {"policy", o.policy},
+                      {"ema", o.ema}};
   if (o.stage == "ae") {
     j["ae_config"] = nlohmann::json::parse(o.ae_config.to_json());
     j["frame_stride"] = o.frame_stride;
     j["latent_noise"] = o.latent_noise;
   } else {
-    j["model_size"] = o.model_size;
+    if (o.stage == "rollout") {
+      j["df_weight"] = o.df_weight;
+    } else {
+      j["model_size"] = o.model_size;
+    }
+    j["init"] = o.init;
+    j["denoise_steps"] = o.denoise_steps;
     j["clip_frames"] = o.clip_frames;
     j["block_frames"] = o.block_frames;
     j["clean_context"] = o.clean_context;
@@ -427,16 +349,38 @@ nlohmann::json recipe(const TrainOptions& o) {
   return j;
 }
 
+// --init: a dit or rollout run (its newest checkpoint and its autoencoder copy) or a world directory
+// (`worldloop export`: model.safetensors + ae.safetensors) -> {DiT weights file, AE file}.
+std::pair<std::string, std::string> init_files(const std::string& init) {
+  const fs::path dir = init;
+  if (fs::exists(dir / "latest"))
+    return {(fs::path(latest_checkpoint(init)) / "model.safetensors").string(), (dir / "ae.safetensors").string()};
+  WL_CHECK(fs::exists(dir / "model.safetensors") && fs::exists(dir / "ae.safetensors"), "train --init ", init,
+           ": neither a dit/rollout run (no 'latest' file) nor an exported world (model.safetensors + ae.safetensors)");
+  return {(dir / "model.safetensors").string(), (dir / "ae.safetensors").string()};
+}
+
 TrainOptions checked(TrainOptions o) {
-  WL_CHECK(o.stage == "ae" || o.stage == "dit", "train: unknown --stage '", o.stage, "'; the stages are ae and dit");
+  WL_CHECK(o.stage == "ae" || o.stage == "dit" || o.stage == "rollout", "train: unknown --stage '", o.stage,
+           "'; the stages are ae, dit and rollout");
   action_spec_for(o.world);   // throws naming the known worlds
   if (!o.policy.empty()) make_policy(o.policy, o.world);
   WL_CHECK(!o.out.empty(), "train: --out RUN_DIR is required");
-  WL_CHECK(o.stage != "dit" || !o.ae.empty() || (o.resume && fs::exists(fs::path(o.out) / "ae.safetensors")),
+  WL_CHECK(o.stage != "dit" || !o.ae.empty() || !o.init.empty() || (o.resume && fs::exists(fs::path(o.out) / "ae.safetensors")),
            "train --stage dit needs --ae RUN_DIR (a finished `worldloop train --stage ae` run) or --ae FILE.safetensors");
+  WL_CHECK(o.stage != "rollout" || !o.init.empty(),
+           "train --stage rollout needs --init RUN_DIR (a `worldloop train --stage dit` run to start from)");
+  WL_CHECK(o.init.empty() || o.stage != "ae", "train --stage ae takes no --init");
+  WL_CHECK(o.init.empty() || o.ae.empty(), "train: --init brings its own autoencoder; drop --ae");
+  if (!o.init.empty() && !o.resume) init_files(o.init);   // throws naming what is missing
   WL_CHECK(o.steps >= 1, "train: --steps must be at least 1, got ", o.steps);
   if (o.batch == 0) o.batch = o.stage == "ae" ? 16 : 8;
-  if (o.lr == 0) o.lr = o.stage == "ae" ? 1e-3 : 3e-4;
+  if (o.lr == 0) o.lr = o.stage == "ae" ? 1e-3 : o.stage == "dit" ? 3e-4 : 1e-4;
+  WL_CHECK(o.ema >= 0 && o.ema < 1, "train: --ema must be in [0, 1), got ", o.ema);
+  WL_CHECK(o.max_minutes >= 0, "train: --max-minutes must be >= 0, got ", o.max_minutes);
+  WL_CHECK(o.denoise_steps >= 1 && o.denoise_steps <= 50, "train: --denoise-steps must be 1..50, got ", o.denoise_steps);
+  WL_CHECK(o.df_weight >= 0, "train: --df-weight must be >= 0, got ", o.df_weight);
+  WL_CHECK(o.timestep_shift >= 1 && o.timestep_shift <= 100, "train: --timestep-shift must be in [1, 100]");
   WL_CHECK(o.batch >= 1 && o.batch <= 4096, "train: --batch must be 1..4096, got ", o.batch);
   WL_CHECK(o.lr > 0 && o.lr < 1, "train: --lr must be in (0, 1), got ", o.lr);
   WL_CHECK(o.size >= 16 && o.size <= 1024 && o.size % 8 == 0, "train: --size must be a multiple of 8 in 16..1024, got ", o.size);
@@ -501,6 +445,46 @@ std::string latest_checkpoint(const std::string& run_dir) {
   return dir.string();
 }
 
+void export_world(const ExportOptions& o, std::ostream& out) {
+  WL_CHECK(o.dtype == "f16" || o.dtype == "f32", "export: --dtype must be f16 or f32, got '", o.dtype, "'");
+  const fs::path run = o.run, dest = o.out;
+  // A run (its newest checkpoint), or an exported world directory (to change its dtype).
+  const bool is_run = fs::exists(run / "latest");
+  const fs::path checkpoint = is_run ? fs::path(latest_checkpoint(o.run)) : run;
+  const auto [model_file, ae_file] = init_files(o.run);
+  WL_CHECK(fs::exists(checkpoint / "config.json") && fs::exists(ae_file), o.run,
+           ": not a dit or rollout run or a world directory (no config.json or no ae.safetensors); hint: export the run of "
+           "`worldloop train --stage dit` or `--stage rollout`");
+  WL_CHECK(!fs::exists(dest) || !fs::equivalent(run, dest), "export: --out is the world being exported; pick a new folder");
+  if (fs::exists(dest)) {
+    WL_CHECK(fs::is_directory(dest), "export: --out ", o.out, " is a file");
+    for (const auto& e : fs::directory_iterator(dest)) {
+      const std::string name = e.path().filename().string();
+      WL_CHECK(name == "config.json" || name == "model.safetensors" || name == "ae.safetensors" || name == "recipe.json" ||
+                   name == "README.md" || name == "eval.json",
+               "export: --out ", o.out, " holds ", name, ", so it is not an exported world; hint: pick a new folder");
+    }
+  }
+  fs::create_directories(dest);
+  const at::ScalarType dtype = o.dtype == "f16" ? at::kHalf : at::kFloat;
+  DiTCheckpoint dit = load_dit_checkpoint(model_file);
+  TensorMap tensors;
+  for (const auto& [name, t] : dit.tensors) tensors[name] = t.to(dtype);
+  save_dit_checkpoint((dest / "model.safetensors").string(), tensors, dit.config);
+  AECheckpoint ae = load_ae_checkpoint(ae_file);
+  save_ae_checkpoint((dest / "ae.safetensors").string(), ae.tensors, ae.config, dtype);
+  nlohmann::json config = parse_json(checkpoint / "config.json");
+  config["world"]["decoder"] = "ae.safetensors";
+  write_text_atomic(dest / "config.json", config.dump(2) + "\n");
+  nlohmann::json recipe = is_run ? parse_json(run / "run.json")
+                                 : fs::exists(run / "recipe.json") ? parse_json(run / "recipe.json") : nlohmann::json::object();
+  if (is_run) recipe["exported_from"] = checkpoint.filename().string();
+  write_text_atomic(dest / "recipe.json", recipe.dump(2) + "\n");
+  const auto bytes = fs::file_size(dest / "model.safetensors") + fs::file_size(dest / "ae.safetensors");
+  out << "export: " << checkpoint.string() << " -> " << o.out << " (" << o.dtype << ", " << std::fixed << std::setprecision(2)
+      << static_cast<double>(bytes) / (1 << 20) << " MiB of weights)" << std::defaultfloat << std::endl;
+}
+
 TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
   const TrainOptions o = checked(options);
   const fs::path run = o.out;
@@ -525,21 +509,49 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
     stage = std::make_unique<AEStage>(o, std::move(ae), device);
   } else {
     const fs::path ae_copy = run / "ae.safetensors";
+    std::string init_model;   // the weights a new run starts from: none (random), or --init's
     if (!o.resume) {
-      std::string ae_file = fs::is_directory(o.ae) ? (fs::path(latest_checkpoint(o.ae)) / "model.safetensors").string() : o.ae;
+      std::string ae_file;
+      if (!o.init.empty()) {
+        std::tie(init_model, ae_file) = init_files(o.init);
+      } else {
+        ae_file = fs::is_directory(o.ae) ? (fs::path(latest_checkpoint(o.ae)) / "model.safetensors").string() : o.ae;
+      }
       AECheckpoint check = load_ae_checkpoint(ae_file);   // refuse a bad AE before anything else
       fs::copy_file(ae_file, ae_copy, fs::copy_options::overwrite_existing);
     }
     AutoEncoder ae(load_ae_checkpoint(ae_copy.string()), on_device);
     const int A = action_spec_for(o.world).width();
-    LinearDiT dit = o.resume ? LinearDiT(load_dit_checkpoint((fs::path(resumed_from) / "model.safetensors").string()),
-                                         DiTOptions{o.device, false})
-                             : LinearDiT::random(train_dit_config(o.model_size, static_cast<int>(ae.config().latent_channels), A),
-                                                 o.seed, DiTOptions{o.device, false});
+    if (o.resume) init_model = (fs::path(resumed_from) / "model.safetensors").string();
+    LinearDiT dit = !init_model.empty()
+                        ? LinearDiT(load_dit_checkpoint(init_model), DiTOptions{o.device, false})
+                        : LinearDiT::random(train_dit_config(o.model_size, static_cast<int>(ae.config().latent_channels), A),
+                                            o.seed, DiTOptions{o.device, false});
+    WL_CHECK(dit.config().action_dims == A && dit.config().in_channels == ae.config().latent_channels, init_model,
+             ": the model takes ", dit.config().action_dims, " action dims and ", dit.config().in_channels,
+             " latent channels; the ", o.world, " world and its autoencoder give ", A, " and ", ae.config().latent_channels);
     stage = std::make_unique<DiTStage>(o, std::move(dit), std::move(ae), device);
   }
 
-  AdamW optimizer(stage->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  // The saved model is the EMA of the weights; the trained weights themselves go to train/raw.
+  const std::vector<at::Tensor> params = stage->parameters();
+  const std::vector<std::string> names = stage->names();
+  std::vector<at::Tensor> ema;
+  if (o.ema > 0) {
+    at::NoGradGuard no_grad;
+    for (const auto& p : params) ema.push_back(p.detach().clone());   // the saved (averaged) weights
+    const fs::path raw = fs::path(resumed_from) / "train" / "raw.safetensors";
+    if (o.resume) {
+      WL_CHECK(fs::exists(raw), raw.string(), ": missing (the checkpoint was saved without --ema, or is damaged)");
+      TensorMap saved = load_tensors(SafetensorsFile::open(raw.string()));
+      ShapeMap expected;
+      for (size_t i = 0; i < params.size(); ++i) expected[names[i]] = params[i].sizes().vec();
+      check_tensor_names(saved, expected, {}, raw.string(), "the trained weights of this model", "the checkpoint is damaged");
+      for (size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(saved.at(names[i]));
+    }
+  }
+
+  AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   if (o.resume) load_optimizer(fs::path(resumed_from) / "train" / "optimizer.safetensors", optimizer, *stage, step);
 
   // loss.csv keeps the rows up to the checkpoint resumed from (later ones are recomputed).
@@ -551,16 +563,16 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
   }
   {
     std::ofstream csv(run / "loss.csv", std::ios::trunc);
-    csv << "step,loss,lr,seconds\n";
+    csv << "step,loss,lr,seconds,data_wait\n";
     for (const auto& r : rows) csv << r << "\n";
   }
   std::ofstream csv(run / "loss.csv", std::ios::app);
 
-  int64_t params = 0;
-  for (const auto& p : stage->parameters()) params += p.numel();
+  int64_t parameter_count = 0;
+  for (const auto& p : params) parameter_count += p.numel();
   if (o.progress)
     out << "train " << o.stage << ": " << o.world << " " << o.size << "x" << o.size << ", batch " << o.batch << ", "
-        << stage->describe() << ", " << params << " trained parameters, " << o.device << ", "
+        << stage->describe() << ", " << parameter_count << " trained parameters, " << o.device << ", "
         << (o.resume ? "resuming at step " + std::to_string(step) : std::string("new run")) << " in " << o.out << std::endl;
 
   TrainSummary summary;
@@ -569,7 +581,18 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
     const fs::path final_dir = run / step_name(at_step), tmp = run / (step_name(at_step) + ".tmp");
     fs::remove_all(tmp);
     fs::create_directories(tmp / "train");
-    stage->save_model(tmp);
+    if (o.ema > 0) {
+      // Swap the average in to save it, and keep the trained weights for --resume.
+      at::NoGradGuard no_grad;
+      std::vector<std::pair<std::string, at::Tensor>> raw;
+      for (size_t i = 0; i < params.size(); ++i) raw.emplace_back(names[i], params[i].detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
+      for (size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(ema[i]);
+      stage->save_model(tmp);
+      for (size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(raw[i].second);
+      save_tensors((tmp / "train" / "raw.safetensors").string(), raw, {{"step", std::to_string(at_step)}});
+    } else {
+      stage->save_model(tmp);
+    }
     save_optimizer(tmp / "train" / "optimizer.safetensors", optimizer, *stage, at_step, o.seed);
     fs::remove_all(final_dir);
     fs::rename(tmp, final_dir);
@@ -588,6 +611,7 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
 
   auto last_print = std::chrono::steady_clock::now();
   int64_t steps_since_print = 0;
+  double loss_since_print = 0.0, wait_since_print = 0.0;
   while (step < o.steps) {
     const int64_t s = step + 1;
     const double lr = o.warmup > 0 ? o.lr * std::min(1.0, static_cast<double>(s) / static_cast<double>(o.warmup)) : o.lr;
@@ -598,24 +622,43 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
     WL_CHECK(std::isfinite(value), "train ", o.stage, ": the loss is ", value, " at step ", s,
              "; hint: lower --lr, or resume from the last checkpoint with a smaller one");
     loss.backward();
-    if (o.clip_grad > 0) torch::nn::utils::clip_grad_norm_(stage->parameters(), o.clip_grad);
+    if (o.clip_grad > 0) torch::nn::utils::clip_grad_norm_(params, o.clip_grad);
     optimizer.step();
+    if (o.ema > 0) {
+      // The usual warm-up of the decay, so a short run's average is not its initialisation.
+      at::NoGradGuard no_grad;
+      const double decay = std::min(o.ema, (1.0 + static_cast<double>(s)) / (10.0 + static_cast<double>(s)));
+      for (size_t i = 0; i < params.size(); ++i) ema[i].lerp_(params[i].detach(), 1.0 - decay);
+    }
     stage->after_step(s);
     step = s;
     summary.losses.push_back(value);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    csv << s << "," << std::setprecision(8) << value << "," << lr << "," << std::setprecision(6) << seconds << "\n";
+    const double wait = stage->data_wait();
+    csv << s << "," << std::setprecision(8) << value << "," << lr << "," << std::setprecision(6) << seconds << "," << wait << "\n";
     ++steps_since_print;
-    if (o.progress && (s % o.log_every == 0 || s == o.steps)) {
+    loss_since_print += value;
+    wait_since_print += wait;
+    const bool out_of_time = o.max_minutes > 0 && seconds > o.max_minutes * 60.0 && s < o.steps;
+    if (o.progress && (s % o.log_every == 0 || s == o.steps || out_of_time)) {
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_print).count();
       const double rate = steps_since_print / std::max(dt, 1e-9);
-      out << "train " << o.stage << ": step " << s << "/" << o.steps << "  loss " << std::setprecision(5) << value << "  lr "
-          << lr << "  " << std::setprecision(3) << rate << " steps/s  eta " << (o.steps - s) / std::max(rate, 1e-9) / 60.0
-          << " min" << std::endl;
+      out << "train " << o.stage << ": step " << s << "/" << o.steps << "  loss " << std::setprecision(5)
+          << loss_since_print / steps_since_print << " (mean of " << steps_since_print << ")  lr " << lr << "  "
+          << std::setprecision(3) << rate << " steps/s, " << std::setprecision(2) << 100.0 * wait_since_print / std::max(dt, 1e-9)
+          << "% waiting for data  eta " << std::setprecision(3) << (o.steps - s) / std::max(rate, 1e-9) / 60.0 << " min"
+          << std::endl;
       last_print = std::chrono::steady_clock::now();
       steps_since_print = 0;
+      loss_since_print = wait_since_print = 0.0;
     }
-    if (s % o.checkpoint_every == 0 || s == o.steps) save(s);
+    if (s % o.checkpoint_every == 0 || s == o.steps || out_of_time) save(s);
+    if (out_of_time) {
+      summary.stopped_early = true;
+      if (o.progress) out << "train " << o.stage << ": --max-minutes " << o.max_minutes << " reached at step " << s
+                          << "; continue with the same flags and --resume" << std::endl;
+      break;
+    }
   }
   if (summary.checkpoint.empty()) summary.checkpoint = latest_checkpoint(o.out);   // resumed at or past --steps
   summary.last_step = step;

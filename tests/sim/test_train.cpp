@@ -9,11 +9,13 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <numeric>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "kernels/core/error.h"
@@ -83,10 +85,10 @@ double mean(const std::vector<double>& v, size_t begin, size_t end) {
   return std::accumulate(v.begin() + begin, v.begin() + end, 0.0) / static_cast<double>(end - begin);
 }
 
-// Every tensor of a checkpoint folder: the model and the optimizer moments.
+// Every tensor of a checkpoint folder: the model (averaged), the trained weights, the optimizer moments.
 TensorMap checkpoint_tensors(const std::string& dir) {
   TensorMap all;
-  for (const char* file : {"model.safetensors", "train/optimizer.safetensors"}) {
+  for (const char* file : {"model.safetensors", "train/raw.safetensors", "train/optimizer.safetensors"}) {
     SafetensorsFile f = SafetensorsFile::open((fs::path(dir) / file).string());
     for (auto& [name, t] : load_tensors(f)) all[std::string(file) + ":" + name] = t.clone();
   }
@@ -125,7 +127,7 @@ TEST(Train, AutoencoderLossGoesDown) {
   std::ifstream csv(dir.path / "run" / "loss.csv");
   std::string text((std::istreambuf_iterator<char>(csv)), {});
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 31);
-  EXPECT_EQ(text.rfind("step,loss,lr,seconds\n", 0), 0u);
+  EXPECT_EQ(text.rfind("step,loss,lr,seconds,data_wait\n", 0), 0u);
   // The running statistics moved off their initial values.
   AECheckpoint ckpt = load_ae_checkpoint((fs::path(s.checkpoint) / "model.safetensors").string());
   EXPECT_FALSE(at::equal(ckpt.tensors.at("latent_std"), at::ones({4})));
@@ -182,6 +184,82 @@ TEST(Train, DiTResumeIsExact) {
   expect_identical(a.checkpoint, b.checkpoint);
 }
 
+TrainOptions rollout_options(const fs::path& out, const fs::path& init, int64_t steps) {
+  TrainOptions o = dit_options(out, "", steps);
+  o.stage = "rollout";
+  o.ae.clear();
+  o.init = init.string();
+  o.batch = 2;
+  o.denoise_steps = 2;
+  o.lr = 1e-3;
+  return o;
+}
+
+TEST(Train, RolloutStartsFromADiTRunAndLearns) {
+  TempDir dir;
+  TrainOptions d = dit_options(dir.path / "dit", random_ae_file(dir.path), 20);
+  run_train(d, std::cout);
+  TrainSummary s = run_train(rollout_options(dir.path / "rollout", dir.path / "dit", 24), std::cout);
+  ASSERT_EQ(s.losses.size(), 24u);
+  for (double l : s.losses) ASSERT_TRUE(std::isfinite(l));
+  const double first = mean(s.losses, 0, 6), last = mean(s.losses, 18, 24);
+  std::printf("rollout loss: first 6 steps %.5f, last 6 %.5f\n", first, last);
+  EXPECT_LT(last, first);
+  // The run's world directory plays with the uniform sampler it was trained for, and its state
+  // keeps the context a training clip had (2 blocks per clip -> window:1).
+  std::ifstream in(fs::path(s.checkpoint) / "config.json");
+  nlohmann::json j = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  EXPECT_EQ(j["world"]["sampler"]["schedule"], "uniform");
+  EXPECT_EQ(j["world"]["sampler"]["steps"], 2);
+  EXPECT_EQ(j["world"]["state_policy"], "window:1");
+}
+
+TEST(Train, RolloutResumeIsExact) {
+  TempDir dir;
+  run_train(dit_options(dir.path / "dit", random_ae_file(dir.path), 2), std::cout);
+  TrainOptions whole = rollout_options(dir.path / "whole", dir.path / "dit", 4);
+  whole.checkpoint_every = 2;
+  TrainSummary a = run_train(whole, std::cout);
+  TrainOptions part = rollout_options(dir.path / "part", dir.path / "dit", 2);
+  run_train(part, std::cout);
+  part.steps = 4;
+  part.resume = true;
+  TrainSummary b = run_train(part, std::cout);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(a.losses[2 + i], b.losses[i]) << "step " << 3 + i;
+  expect_identical(a.checkpoint, b.checkpoint);
+}
+
+TEST(Train, MaxMinutesStopsWithACheckpointToResume) {
+  TempDir dir;
+  TrainOptions o = ae_options(dir.path / "run", 1000);
+  o.max_minutes = 1e-9;   // out of time after the first step
+  TrainSummary s = run_train(o, std::cout);
+  EXPECT_TRUE(s.stopped_early);
+  EXPECT_EQ(s.last_step, 1);
+  EXPECT_EQ(latest_checkpoint(o.out), (dir.path / "run" / "step_000001").string());
+}
+
+TEST(Train, ExportMakesAHalfPrecisionWorldDirectory) {
+  TempDir dir;
+  run_train(dit_options(dir.path / "dit", random_ae_file(dir.path), 2), std::cout);
+  const fs::path world = dir.path / "world";
+  export_world({(dir.path / "dit").string(), world.string(), "f16"}, std::cout);
+  for (const char* f : {"config.json", "model.safetensors", "ae.safetensors", "recipe.json"}) EXPECT_TRUE(fs::exists(world / f)) << f;
+  DiTCheckpoint dit = load_dit_checkpoint((world / "model.safetensors").string());
+  EXPECT_EQ(dit.tensors.begin()->second.scalar_type(), at::kHalf);
+  DiTCheckpoint full = load_dit_checkpoint((dir.path / "dit" / "step_000002" / "model.safetensors").string());
+  for (const auto& [name, t] : full.tensors) EXPECT_TRUE(at::equal(t.to(at::kHalf), dit.tensors.at(name))) << name;
+  // An earlier export is refreshed and its world card kept; a folder of other files is refused.
+  { std::ofstream(world / "README.md") << "card\n"; }
+  export_world({(dir.path / "dit").string(), world.string(), "f16"}, std::cout);
+  EXPECT_TRUE(fs::exists(world / "README.md"));
+  { std::ofstream(dir.path / "other.txt") << "x\n"; }
+  EXPECT_NE(error_of([&] { export_world({(dir.path / "dit").string(), dir.path.string(), "f16"}, std::cout); }).find("not an exported world"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { export_world({(dir.path / "dit").string(), (dir.path / "w2").string(), "f8"}, std::cout); }).find("f16 or f32"),
+            std::string::npos);
+}
+
 TEST(Train, ReadsADatasetFolder) {
   TempDir dir;
   DatasetOptions d;
@@ -206,8 +284,10 @@ TEST(Train, ReadsADatasetFolder) {
 TEST(Train, BadFlagsGiveOneClearError) {
   TempDir dir;
   TrainOptions o = ae_options(dir.path / "run", 2);
+  o.stage = "vae";
+  EXPECT_NE(error_of([&] { run_train(o, std::cout); }).find("unknown --stage 'vae'"), std::string::npos);
   o.stage = "rollout";
-  EXPECT_NE(error_of([&] { run_train(o, std::cout); }).find("unknown --stage 'rollout'"), std::string::npos);
+  EXPECT_NE(error_of([&] { run_train(o, std::cout); }).find("needs --init"), std::string::npos);
   o = ae_options(dir.path / "run", 2);
   o.world = "moon";
   std::string e = error_of([&] { run_train(o, std::cout); });

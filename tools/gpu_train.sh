@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# gpu_train.sh: the shipped worlds' training on the GPU machine, spread over consecutive device
+# calls of one lease (each call is at most 10 minutes; the machine stays held between calls).
+#   gpu_train.sh start OUT MINUTES   build worldloop (CUDA, headless), then start tools/train_worlds.sh
+#                                    in its own process session (it outlives this call) with stage
+#                                    budgets that end MINUTES after this call began; watch until
+#                                    this call's 9.5 minutes are used
+#   gpu_train.sh wait OUT            watch the training for up to 9.5 minutes
+#   gpu_train.sh pack OUT            wait for the end, then export each world (f32) and its logs into
+#                                    OUT as <world>.tar split into 15 MiB parts (the device returns
+#                                    at most 8 files of 16 MiB)
+#   gpu_train.sh all OUT SECONDS     build, datasets, the three stages and pack in one call that ends
+#                                    within SECONDS (the safest use of a short lease)
+# Build and runs live outside the repository copy (WL_GPU_WORK, default /tmp/wl-gpu): a device call
+# replaces the carried repository folders, and with them anything written inside.
+set -uo pipefail
+mode=${1:?usage: gpu_train.sh start|wait|pack OUT [MINUTES]}
+out=${2:?usage: gpu_train.sh start|wait|pack OUT [MINUTES]}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=${WL_GPU_WORK:-/tmp/wl-gpu}
+build=$work/build-cuda
+runs=$work/runs
+call_start=$SECONDS
+mkdir -p "$out" "$runs"
+
+watch() {   # watch SECONDS: progress every 30 s until the training ends or SECONDS pass
+  local until=$((call_start + $1))
+  while [ $SECONDS -lt $until ]; do
+    if ! pgrep -f train_worlds.sh > /dev/null; then echo "[watch] training finished"; return 0; fi
+    sleep 30
+    echo "[watch] $((SECONDS - call_start)) s: $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader)"
+    for w in "$runs"/*.log; do echo "  $(basename "$w" .log): $(grep -a 'train ' "$w" | tail -1)"; done
+  done
+  return 1
+}
+
+build_worldloop() {
+    if [ -d "$root/.deps" ]; then
+      for f in "$root"/.deps/runtime/*.deb "$root"/.deps/build/*.deb; do dpkg -x "$f" /opt/wl-deps; done
+    fi
+    prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWL_CUDA=ON \
+      -DCMAKE_PREFIX_PATH="$prefix;/opt/wl-deps/usr" -DPKG_CONFIG_USE_CMAKE_PREFIX_PATH=OFF \
+      -DWL_WINDOW=OFF -DWL_RECORDING=OFF -DWL_FUZZ=OFF -DWL_GIT_COMMIT_OVERRIDE="${WL_COMMIT:-unknown}" \
+      > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+    cmake --build "$build" --target worldloop -j "$(nproc)" > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+    echo "[build] built in $((SECONDS - call_start)) s"
+}
+
+pack() {
+    cat "$runs/train_worlds.log"
+    for w in voxel driving robot; do
+      [ -d "$runs/$w" ] || continue
+      run="$runs/$w/rollout"
+      [ -f "$run/latest" ] || run="$runs/$w/dit"
+      [ -f "$run/latest" ] || { echo "[pack] $w: no dit or rollout checkpoint"; continue; }
+      dest=$runs/export/$w
+      rm -rf "$dest" && mkdir -p "$dest/logs"
+      "$build/sim/worldloop" export --run "$run" --out "$dest/world" --dtype f32
+      for s in ae dit rollout; do
+        [ -d "$runs/$w/$s" ] || continue
+        cp "$runs/$w/$s/loss.csv" "$dest/logs/$s.loss.csv"
+        cp "$runs/$w/$s/run.json" "$dest/logs/$s.run.json"
+      done
+      cp "$runs/$w.log" "$dest/logs/train.log"
+      tar -C "$runs/export" -cf "$runs/export/$w.tar" "$w"
+      split -b 15M -d "$runs/export/$w.tar" "$out/$w.tar.part"
+    done
+    ls -la "$out"
+}
+
+case $mode in
+  all)
+    seconds=${3:?gpu_train.sh all OUT SECONDS}
+    build_worldloop
+    # Budgets (seconds): datasets ~60, ae 75 (none when WL_INIT_ROOT continues earlier worlds),
+    # rollout 90, packing 45; the DiT gets the rest.
+    ae_s=75
+    [ -n "${WL_INIT_ROOT:-}" ] && ae_s=0
+    dit=$(( seconds - (SECONDS - call_start) - 60 - ae_s - 90 - 45 ))
+    [ $dit -ge 60 ] || { echo "[all] only $dit s left for the DiT: too little" >&2; exit 1; }
+    echo "[all] budgets: ae $ae_s s, dit $dit s, rollout 90 s"
+    WL_DATA_EPISODES=${WL_DATA_EPISODES:-16} WL_AE_MINUTES=1.25 WL_ROLLOUT_MINUTES=1.5 \
+      WL_DIT_MINUTES=$(awk "BEGIN { print $dit / 60 }") \
+      bash "$root/tools/train_worlds.sh" "$build" "$runs" > "$runs/train_worlds.log" 2>&1
+    echo "[all] training exit $? at $((SECONDS - call_start)) s"
+    for w in "$runs"/*.log; do echo "== $w"; grep -a "train \|error" "$w" | grep -v "step .*/" | tail -8; grep -a "step " "$w" | tail -2; done
+    pack
+    ;;
+  start)
+    minutes=${3:?gpu_train.sh start OUT MINUTES}
+    build_worldloop
+    # Stage budgets: what is left of MINUTES after the build, the datasets (~1.5 minutes) and 1.5
+    # minutes for packing.
+    left=$(( minutes * 60 - (SECONDS - call_start) - 180 ))
+    ae=3; rollout=5
+    dit=$(( left / 60 - ae - rollout ))
+    [ $dit -ge 2 ] || { echo "[start] only $left s left after the build: too little to train" >&2; exit 1; }
+    echo "[start] budgets: ae $ae min, dit $dit min, rollout $rollout min"
+    WL_AE_MINUTES=$ae WL_DIT_MINUTES=$dit WL_ROLLOUT_MINUTES=$rollout \
+      setsid nohup bash "$root/tools/train_worlds.sh" "$build" "$runs" > "$runs/train_worlds.log" 2>&1 < /dev/null &
+    sleep 5
+    watch 570
+    ;;
+  wait)
+    watch 570
+    ;;
+  pack)
+    watch 480 || echo "[pack] still training after 8 minutes; packing the latest checkpoints"
+    pack
+    ;;
+  *) echo "gpu_train.sh: unknown mode '$mode' (start, wait or pack)" >&2; exit 1 ;;
+esac
