@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,8 @@
 #include "model/wan_vae.h"
 #include "render/bench_present.h"
 #include "sim/loop.h"
+#include "sim/session.h"
+#include "sim/world_files.h"
 #include "sim/world_model.h"
 #include "sim/version.h"
 
@@ -185,11 +188,62 @@ void bench_loop(const BenchOptions& o, std::vector<BenchRow>& rows) {
   rows.push_back(summarize("loop", name, "state bytes", state));
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
+// The worlds of the worlds-models section as (name, directory): every shipped world by its folder
+// name, then each --model by its path.
+std::vector<std::pair<std::string, std::string>> bench_world_dirs(const BenchOptions& o) {
+  std::vector<std::pair<std::string, std::string>> dirs;
+  for (const std::string& root : world_search_dirs()) {
+    if (!std::filesystem::is_directory(root)) continue;
+    std::vector<std::pair<std::string, std::string>> found;
+    for (const auto& e : std::filesystem::directory_iterator(root))
+      if (e.is_directory() && std::filesystem::is_regular_file(e.path() / "config.json"))
+        found.emplace_back(e.path().filename().string(), e.path().string());
+    std::sort(found.begin(), found.end());
+    dirs.insert(dirs.end(), found.begin(), found.end());
+  }
+  for (const std::string& m : o.models) dirs.emplace_back(m, m);
+  return dirs;
+}
+
+// Each world played as the loop plays it, without pacing: one block of sticky random actions per
+// step, denoise + commit + decode timed; the first block warms up.
+void bench_world_models(const BenchOptions& o, std::vector<BenchRow>& rows, std::ostream& out) {
+  WL_CHECK(o.model_frames >= 1, "--model-frames must be at least 1, got ", o.model_frames);
+  const auto dirs = bench_world_dirs(o);
+  if (dirs.empty()) out << "worlds-models: no world under " << world_search_dirs().back() << " yet and no --model given\n";
+  const bool cuda = at::Device(o.device).is_cuda();
+  for (const auto& [label, dir] : dirs) {
+    std::unique_ptr<WorldModel> model = WorldModel::load(dir, WorldModelOptions{o.device, cuda || o.bf16});
+    const WorldModelInfo& info = model->info();
+    const int block = info.block_frames;
+    const int steps = o.denoise_steps > 0 ? o.denoise_steps : info.denoise_steps;
+    const SamplerConfig sampler = sampler_for_steps(info, steps);
+    std::vector<double> fps;
+    for (int r = 0; r < o.repeats; ++r) {
+      Session session(*model, StatePolicy::parse(info.state_policy), {static_cast<uint64_t>(r)});
+      StickyRandomActions actions(model->action_spec(), static_cast<uint64_t>(r));
+      auto play_block = [&] {
+        ActionTensor a{block, model->action_spec().width(), {}};
+        for (int t = 0; t < block; ++t) {
+          const std::vector<float>& row = actions.next();
+          a.values.insert(a.values.end(), row.begin(), row.end());
+        }
+        LatentBlock latents = session.denoise_block({a}, sampler);
+        session.commit_state(latents);
+        VideoBlock video = session.decode(latents);
+        synchronize(o.device);
+        return video.count();
+      };
+      play_block();   // warm-up (and a streaming decoder's shorter first block)
+      int64_t frames = 0;
+      auto start = std::chrono::steady_clock::now();
+      while (frames < o.model_frames) frames += play_block();
+      fps.push_back(frames / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::string name = str(label, " (", info.world, ", ", info.latent_w * 8, "x",
+                           info.latent_h * 8, ", block ", block, ", ", steps, " steps, ", o.device, ")");
+    rows.push_back(summarize("worlds-models", name, "frames/s (denoise+commit+decode)", fps));
+  }
 }
 
 std::string utc_now() {
@@ -217,7 +271,7 @@ void print_table(const std::vector<BenchRow>& rows, std::ostream& out) {
 void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) {
   nlohmann::json report;
   report["engine"] = {{"version", kVersion}, {"commit", kGitCommit}, {"build", kBuildFlavour}};
-  report["machine"] = {{"cpu", cpu_model()}, {"threads", std::thread::hardware_concurrency()},
+  report["machine"] = {{"cpu", cpu_model_name()}, {"threads", std::thread::hardware_concurrency()},
                        {"device", device_name(options.device)}};
   report["date"] = utc_now();
   report["repeats"] = options.repeats;
@@ -236,8 +290,15 @@ void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) 
 
 }  // namespace
 
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
 const std::vector<std::string>& bench_sections() {
-  static const std::vector<std::string> kSections = {"worlds", "present", "loop", "dit", "decoders"};
+  static const std::vector<std::string> kSections = {"worlds", "present", "loop", "worlds-models", "dit", "decoders"};
   return kSections;
 }
 
@@ -245,12 +306,12 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
   WL_CHECK(options.repeats >= 1, "--repeats must be at least 1, got ", options.repeats);
   for (const auto& s : options.sections)
     WL_CHECK(std::find(bench_sections().begin(), bench_sections().end(), s) != bench_sections().end(),
-             "unknown bench section '", s, "'; the sections are: worlds, present, loop, dit, decoders");
+             "unknown bench section '", s, "'; the sections are: worlds, present, loop, worlds-models, dit, decoders");
   auto wanted = [&](const std::string& s) {
     return options.sections.empty() || std::find(options.sections.begin(), options.sections.end(), s) != options.sections.end();
   };
   std::vector<BenchRow> rows;
-  out << "worldloop " << kVersion << " (" << kGitCommit << ", " << kBuildFlavour << ") on " << cpu_model() << ", "
+  out << "worldloop " << kVersion << " (" << kGitCommit << ", " << kBuildFlavour << ") on " << cpu_model_name() << ", "
       << std::thread::hardware_concurrency() << " threads";
   if (at::Device(options.device).is_cuda()) out << ", " << device_name(options.device);
   out << "; median of " << options.repeats << " runs\n\n";
@@ -260,6 +321,7 @@ std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out) 
   if (wanted("worlds")) bench_worlds(options, rows);
   if (wanted("present")) bench_present_section(options, rows);
   if (wanted("loop")) bench_loop(options, rows);
+  if (wanted("worlds-models")) bench_world_models(options, rows, out);
   // The model sections are slow on a CPU (a 2B forward at 480p takes minutes), so they run only
   // when named (or, for the DiT, when a preset is given).
   if (named("dit") || !options.preset.empty()) bench_dit(options, rows);

@@ -7,7 +7,9 @@
 // memory growth over the run), present (headless presenter: ms per frame, host uploads per frame),
 // loop (the frame loop in real time with a scripted player: frames/s shown, input-to-photon latency
 // median and p99, frame-time jitter p99, state bytes; the random-weight tiny world until a trained
-// world ships).
+// world ships), worlds-models (each shipped world under assets/worlds/ and each --model directory
+// played as the loop plays it: denoise + commit + decode per displayed frame, with the world's block
+// size and denoise steps, no pacing: frames/s on this machine).
 // Each measurement repeats `repeats` times and reports the median with the min and max, so that a
 // number can be reproduced and its noise seen. Callers: main.cpp; tools/gpu_run.sh on the GPU machine.
 #pragma once
@@ -36,6 +38,10 @@ struct BenchOptions {
   // loop section
   std::string loop_world = "voxel";    // world whose action space the random tiny model takes
   int loop_frames = 200;               // displayed frames (10 s at 20 fps)
+  // worlds-models section
+  std::vector<std::string> models;     // world directories to time beside the shipped worlds
+  int model_frames = 60;               // displayed frames per repetition (after one warm-up block)
+  int denoise_steps = 0;               // sampler steps per block; 0 = each world's own
 };
 
 struct BenchRow {
@@ -53,5 +59,8 @@ const std::vector<std::string>& bench_sections();
 // Runs the chosen sections, prints the table to `out`, writes JSON if asked; returns the rows.
 // Throws wl::Error for an unknown section or an unwritable JSON path.
 std::vector<BenchRow> run_bench(const BenchOptions& options, std::ostream& out);
+
+// The CPU's model name from /proc/cpuinfo ("unknown" elsewhere), for reports.
+std::string cpu_model_name();
 
 }  // namespace wl

@@ -1,8 +1,11 @@
 // `worldloop play` with a world model (see play.h).
 #include "sim/play.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <memory>
 #include <ostream>
 
@@ -14,6 +17,7 @@
 #include "render/presenter.h"
 #include "sim/loop.h"
 #include "sim/session.h"
+#include "sim/session_log.h"
 #include "sim/world_model.h"
 #ifdef WL_WITH_RECORDING
 #include "render/recorder.h"
@@ -70,6 +74,22 @@ struct Recording {
   }
 };
 
+// A new directory for a recording started from the window: --record DIR the first time, then
+// DIR_2, DIR_3, ...; without --record, session_<local time>.
+std::string next_record_dir(const std::string& base, int& count) {
+  std::string stem = base;
+  if (stem.empty()) {
+    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "session_%Y%m%d_%H%M%S", std::localtime(&now));
+    stem = buffer;
+  }
+  if (count++ == 0 && (!base.empty() || !std::filesystem::exists(stem))) return stem;   // --record DIR: checked at start
+  std::string dir = str(stem, "_", count);
+  while (std::filesystem::exists(dir)) dir = str(stem, "_", ++count);
+  return dir;
+}
+
 std::string summary(const WorldModel& model, const LoopStats& s, const std::string& player, const std::string& mode) {
   return str("play ", model.info().label, ": ", s.frames_shown, " frames (", s.blocks_started, " blocks) played by ", player, " ",
              mode, "; ", s.pacing.display_fps, " fps shown", s.pacing.behind ? " (generation slower than real time)" : "",
@@ -97,6 +117,15 @@ void run_model_play(const ModelPlayOptions& o, std::ostream& out) {
       policy.empty() ? make_input_actions(o.bindings.empty() ? default_bindings(world) : load_bindings(o.bindings, world))
                      : make_scripted_actions(policy, world, o.seed);
   const int width = 8 * model->info().latent_w, height = 8 * model->info().latent_h;
+  if (!o.record.empty()) claim_new_dir(o.record, "--record");   // refused before anything runs
+  ModelSource source;
+  if (o.random_tiny) {
+    source.world = world;
+  } else {
+    source.kind = "dir";
+    source.dir = std::filesystem::absolute(o.model_dir).string();
+  }
+  SessionRecorder session_log(*model, make_session_header(*model, source, o.device, o.seed, actions->name(), "play"), headless);
   Recording recording;
   recording.open(o.out, width, height, model->info().fps, headless);
 
@@ -106,10 +135,28 @@ void run_model_play(const ModelPlayOptions& o, std::ostream& out) {
   info.seed = o.seed;
   info.snapshot_dir = o.snapshot_dir;
   info.record = [&recording](const FrameTarget& frame, int64_t index) { recording.push(frame, index); };
+  info.observer = &session_log;
   auto configure = [&](FrameLoop& loop) {
     LiveSettings& s = loop.settings();
-    s.denoise_steps = o.denoise_steps;
+    s.denoise_steps = o.denoise_steps > 0 ? o.denoise_steps : model->info().denoise_steps;
     if (o.block_frames > 0) s.block_size = o.block_frames;
+    s.recording = !o.record.empty();
+  };
+  int recordings = 0;
+  // The record button and F8 edit LiveSettings::recording; the session log follows it.
+  [[maybe_unused]] auto follow_record_toggle = [&](FrameLoop& loop) {
+    bool want = loop.settings().recording;
+    if (want == session_log.recording()) return;
+    if (!want) {
+      WL_LOG_INFO("record", session_log.stop());
+      return;
+    }
+    try {
+      session_log.start(next_record_dir(o.record, recordings));
+    } catch (const std::exception& e) {
+      WL_LOG_WARN("record", e.what());
+      loop.settings().recording = false;
+    }
   };
 
   if (headless) {
@@ -120,9 +167,11 @@ void run_model_play(const ModelPlayOptions& o, std::ostream& out) {
     info.threaded = false;   // deterministic: the ideal real-time session
     FrameLoop loop(info);
     configure(loop);
+    if (!o.record.empty()) session_log.start(next_record_dir(o.record, recordings));
     const int frames = o.frames > 0 ? o.frames : kHeadlessFrames;
     while (loop.stats().frames_shown < frames) loop.tick();
     std::string written = recording.finish(o.out);
+    if (session_log.recording()) written += "; " + session_log.stop();
     out << summary(*model, loop.stats(), actions->name(), "headless") << ", frames fnv1a64 " << hex64(recording.hash) << written
         << "\n";
     return;
@@ -146,10 +195,12 @@ void run_model_play(const ModelPlayOptions& o, std::ostream& out) {
   FrameLoop loop(info);
   configure(loop);
   while (o.frames == 0 || loop.stats().frames_shown < o.frames) {
+    follow_record_toggle(loop);
     if (loop.tick() == FrameStatus::Closed || loop.quit_requested()) break;
   }
   loop.drain();
   std::string written = recording.finish(o.out);
+  if (session_log.recording()) written += "; " + session_log.stop();
   out << summary(*model, loop.stats(), actions->name(), "in a window") << written << "\n";
 #endif
 }

@@ -3,7 +3,10 @@
 // clock with the worker thread, overlay, F5/F9 save-states and the overlay's slots. Headless
 // (--headless, or no display): a scripted policy plays N frames on a virtual clock with inline
 // generation, so the output is the ideal real-time session and the same on every run; --out writes
-// the shown frames as an MP4 at the world's frame rate. --random-tiny is a tiny DiT and decoder with
+// the shown frames as an MP4 at the world's frame rate (nothing else). --record DIR writes the
+// session record (video.mp4, actions.jsonl, blocks.jsonl, session.json: sim/session_log.h) that
+// `worldloop replay` regenerates; in a window the overlay's record button and F8 start and stop it
+// (without --record, each recording goes to a new session_<time> directory). --random-tiny is a tiny DiT and decoder with
 // random weights, labelled so in every line it prints: it shows that the loop runs, not a world.
 // Callers: main.cpp (`play` without --ground-truth).
 #pragma once
@@ -22,11 +25,12 @@ struct ModelPlayOptions {
   int frames = 0;                // video frames to show, 0 = until Esc (headless: 200)
   uint64_t seed = 0;             // noise (and policy) seed
   std::string out;               // write the shown frames to this MP4
+  std::string record;            // write the session record into this new directory
   bool headless = false;         // no window even when a display is there
   std::string bindings;          // a bindings file overriding the default keys
   std::string device = "cpu";    // "cpu" or "cuda"
   int block_frames = 0;          // latent frames per block, 0 = the world's
-  int denoise_steps = 4;         // sampler steps per block
+  int denoise_steps = 0;         // sampler steps per block (0: the world's)
   std::string snapshot_dir = ".";   // where F5/F9 and the overlay's slots save
 };
 

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "kernels/core/error.h"
+#include "model/safetensors.h"
 
 namespace wl {
 
@@ -22,10 +23,11 @@ struct Session::Impl {
 
 int64_t VideoBlock::count() const { return frames.defined() ? frames.size(2) : 0; }
 
-SamplerConfig sampler_for_steps(int steps) {
+SamplerConfig sampler_for_steps(const WorldModelInfo& world, int steps) {
   WL_CHECK(steps >= 1 && steps <= 50, "denoise steps must be 1..50, got ", steps);
   SamplerConfig config;
-  if (steps == 4) return config;   // LongSANA's distilled schedule
+  if (world.sampler_schedule == "longsana" && steps == 4) return config;   // LongSANA's distilled schedule
+  config.flow_shift = world.flow_shift;
   config.timesteps.clear();
   for (int i = 0; i < steps; ++i) config.timesteps.push_back(1000 * (steps - i) / steps);
   return config;
@@ -132,6 +134,42 @@ void Session::write_frame(const VideoBlock& video, int64_t b, int64_t f, const F
   at::Tensor frame = video.frames.narrow(0, b, 1).narrow(2, f, 1);   // [1, 3, 1, H, W]
   if (!target.on_device && !frame.device().is_cpu()) frame = frame.cpu();
   impl_->decoder->write_rgba8(frame, 0, 0, target);
+}
+
+// [SECTION] seeding from real frames
+
+VideoBlock Session::seed(const at::Tensor& latents, const std::vector<ActionTensor>& actions, int block_frames) {
+  const DiTConfig& c = model_->dit().config();
+  const auto& info = model_->info();
+  const int64_t B = batch();
+  WL_CHECK(latents.defined() && latents.dim() == 5 && latents.size(0) == B && latents.size(1) == c.in_channels &&
+               latents.size(2) >= 1 && latents.size(3) == info.latent_h && latents.size(4) == info.latent_w,
+           "seed: latents must be [", B, ", ", c.in_channels, ", T, ", info.latent_h, ", ", info.latent_w, "], found ",
+           latents.defined() ? shape_string(latents.sizes().vec()) : "an undefined tensor");
+  const int64_t T = latents.size(2);
+  WL_CHECK(static_cast<int64_t>(actions.size()) == B, "seed: ", actions.size(), " action streams for ", B, " sequences");
+  for (int64_t b = 0; b < B; ++b)
+    WL_CHECK(actions[b].frames == T && actions[b].dims == c.action_dims &&
+                 actions[b].values.size() == static_cast<size_t>(T * c.action_dims),
+             "seed: sequence ", b, " has actions [", actions[b].frames, ", ", actions[b].dims, "] for ", T,
+             " latent frames; the model needs [", T, ", ", c.action_dims, "] (row t made latent frame t)");
+  const int64_t step = block_frames > 0 ? block_frames : info.block_frames;
+  at::Tensor clean = latents.to(model_->latent_options());   // [B, C, T, h, w]
+  for (int64_t t0 = 0; t0 < T; t0 += step) {
+    const int64_t n = std::min(step, T - t0);
+    LatentBlock block;
+    block.first_frame = impl_->state.next_frame();
+    block.latents = clean.narrow(2, t0, n);   // [B, C, n, h, w]
+    for (const ActionTensor& a : actions) {
+      ActionTensor part{static_cast<int>(n), a.dims, {}};
+      part.values.assign(a.values.begin() + t0 * a.dims, a.values.begin() + (t0 + n) * a.dims);
+      block.actions.push_back(std::move(part));
+    }
+    commit_state(block);
+  }
+  LatentBlock all;
+  all.latents = clean;
+  return decode(all);
 }
 
 // [SECTION] branching and restoring

@@ -7,6 +7,8 @@
 // Noise is drawn per sequence (row b from noise[b]), so a sequence's numbers never depend on its
 // neighbours: branch i of a batch and branch i run alone see the same noise. For B = 1 this draws
 // exactly what model/sampler.h's generate_block draws.
+// Seeding: seed(latents, actions) commits real frames' latents (WorldModel::encode) as context, so a
+// session can start from a simulator's or a recording's frames.
 // Branching: fork(K, seeds) repeats every row of a B = 1 session K times, each with its own seed;
 // branch(i) takes row i back out as a B = 1 session (continue from a chosen future).
 // Not thread-safe: the loop's worker owns it while a block is in flight.
@@ -46,9 +48,10 @@ struct VideoBlock {
   int64_t count() const;               // F
 };
 
-// Denoise steps -> timesteps: 4 gives LongSANA's {1000, 960, 889, 727}; any other n in 1..50 gives
-// n evenly spaced timesteps from 1000 down (1000 * (1 - i / n)).
-SamplerConfig sampler_for_steps(int steps);
+// Denoise steps -> the world's sampler: on the "longsana" schedule 4 gives {1000, 960, 889, 727};
+// any other n in 1..50, and every n on the "uniform" schedule, gives n evenly spaced timesteps from
+// 1000 down (1000 * (1 - i / n)) on the world's flow_shift grid.
+SamplerConfig sampler_for_steps(const WorldModelInfo& world, int steps);
 
 class Session {
  public:
@@ -65,6 +68,15 @@ class Session {
   // Frame f of sequence b as RGBA8 into `target` (a host target takes a CPU copy of the frame).
   // Only reads the decoder's pixel range, so the display thread may call it during a decode.
   void write_frame(const VideoBlock& video, int64_t b, int64_t f, const FrameTarget& target) const;
+
+  // [SECTION] seeding from real frames
+  // Commits clean latents [B, C, T, h, w] (WorldModel::encode of real frames) as context exactly as
+  // the loop commits its own blocks: in blocks of `block_frames` (0: the world's; the last may be
+  // shorter), each through commit_state (the t = 0 pass) with its frames' actions. actions[b] is
+  // [T, A] and row t is the action that made latent frame t (as `worldloop train` pairs them). Then
+  // decodes them through the decoder's stream, so the next denoise_block and decode continue from
+  // them; returns those frames (callers may show or drop them). wl::Error for mismatched shapes.
+  VideoBlock seed(const at::Tensor& latents, const std::vector<ActionTensor>& actions, int block_frames = 0);
 
   // [SECTION] branching
   Session fork(const std::vector<uint64_t>& seeds) const;   // B = 1 -> K = seeds.size()

@@ -65,6 +65,20 @@ const at::Tensor& WorldModel::caption_tokens() const { return *caption_tokens_; 
 const at::Tensor& WorldModel::caption_mask() const { return *caption_mask_; }
 std::string WorldModel::hash_hex() const { return hex64(hash_); }
 
+at::Tensor WorldModel::encode(const at::Tensor& frames) const {
+  WL_CHECK(encoder_, "world '", info_.label, "' cannot encode frames: its decoder has no encoder (TAEHV and Wan2.1 "
+           "worlds decode only); hint: seeding from real frames needs a world trained with `worldloop train --stage ae`");
+  const int64_t H = 8 * info_.latent_h, W = 8 * info_.latent_w;
+  WL_CHECK(frames.defined() && frames.dim() == 5 && frames.size(1) == 3 && frames.size(2) >= 1 && frames.size(3) == H &&
+               frames.size(4) == W,
+           "world encode: frames must be [B, 3, F, ", H, ", ", W, "] in [0, 1], found ",
+           frames.defined() ? shape_string(frames.sizes().vec()) : "an undefined tensor");
+  c10::InferenceMode inference;
+  const at::Tensor& any = encoder_->weights().begin()->second;
+  at::Tensor z = encoder_->encode_video(frames.to(any.device(), any.scalar_type()));   // [B, C, F, h, w]
+  return z.to(latent_options()).contiguous();
+}
+
 at::TensorOptions WorldModel::latent_options() const {
   const at::Tensor& any = dit_->weights().begin()->second;
   return at::TensorOptions().device(any.device()).dtype(any.scalar_type());
@@ -75,7 +89,8 @@ namespace {
 constexpr uint64_t kHashOffset = 0xcbf29ce484222325ull;   // FNV-1a's offset basis
 
 uint64_t geometry_hash(const WorldModelInfo& info, const DiTConfig& config, uint64_t hash) {
-  std::string g = str(config_to_json(config), "|", info.world, "|", info.latent_h, "x", info.latent_w, "|", info.fps);
+  std::string g = str(config_to_json(config), "|", info.world, "|", info.latent_h, "x", info.latent_w, "|", info.fps, "|",
+                      info.sampler_schedule, "|", info.flow_shift);
   return hash_bytes(g.data(), g.size(), hash);
 }
 
@@ -142,6 +157,12 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
     info.block_frames = w.value("block_frames", info.block_frames);
     info.state_policy = w.value("state_policy", info.state_policy);
     decoder_file = w.value("decoder", decoder_file);
+    if (w.contains("sampler")) {
+      const auto& sm = w.at("sampler");
+      info.sampler_schedule = sm.value("schedule", info.sampler_schedule);
+      info.flow_shift = sm.value("flow_shift", info.flow_shift);
+      info.denoise_steps = sm.value("steps", info.denoise_steps);
+    }
   } catch (const nlohmann::json::exception& e) {
     WL_FAIL(files.config, ": wrong type in \"world\": ", e.what());
   }
@@ -149,6 +170,12 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
            ": latent_h and latent_w must be in 1..512, got ", info.latent_h, "x", info.latent_w);
   WL_CHECK(info.fps > 0 && info.fps <= 240, files.config, ": fps must be in (0, 240], got ", info.fps);
   WL_CHECK(info.block_frames >= 1 && info.block_frames <= 16, files.config, ": block_frames must be 1..16");
+  WL_CHECK(info.sampler_schedule == "longsana" || info.sampler_schedule == "uniform", files.config,
+           ": sampler.schedule must be \"longsana\" or \"uniform\", got \"", info.sampler_schedule, "\"");
+  WL_CHECK(info.flow_shift >= 1 && info.flow_shift <= 100, files.config, ": sampler.flow_shift must be in [1, 100], got ",
+           info.flow_shift);
+  WL_CHECK(info.denoise_steps >= 1 && info.denoise_steps <= 50, files.config, ": sampler.steps must be 1..50, got ",
+           info.denoise_steps);
   StatePolicy::parse(info.state_policy);   // throws naming the accepted forms
   m->spec_ = action_spec_for(info.world);
 
@@ -165,6 +192,7 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
     hash = hash_tensors(ae.tensors, hash);
     VAEOptions vo{options.device, options.bf16};
     m->make_decoder_ = [ae, vo] { return std::make_unique<AEDecoder>(ae, vo); };
+    m->encoder_ = std::make_unique<AutoEncoder>(ae, vo);
   } else if (decoder_file.find("wan") != std::string::npos) {
     WanVAECheckpoint vae = load_wan_vae_checkpoint(decoder_path);
     hash = hash_tensors(vae.tensors, hash);

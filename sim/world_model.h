@@ -9,7 +9,8 @@
 // World directory:
 //   config.json        the DiTConfig keys (see model/dit_config.h) plus a "world" object:
 //                      {"name": "voxel", "latent_h": 8, "latent_w": 8, "fps": 20, "block_frames": 3,
-//                       "state_policy": "global", "decoder": "taehv.safetensors"}
+//                       "state_policy": "global", "decoder": "taehv.safetensors",
+//                       "sampler": {"schedule": "uniform", "flow_shift": 3.0, "steps": 4}}
 //   model.safetensors  the DiT weights (any dialect model/checkpoint.h reads)
 //   taehv.safetensors  the decoder ("decoder" names the file; a name containing "wan" loads the Wan2.1 VAE)
 //   caption.safetensors optional: "caption" [1, L, Cc] and "caption_mask" [1, L] (default: one zero token)
@@ -27,6 +28,8 @@
 
 namespace wl {
 
+class AutoEncoder;
+
 struct WorldModelInfo {
   std::string world = "voxel";        // whose ActionSpec the model takes ("voxel", "driving", "robot")
   int latent_h = 8;                   // latent grid; the video is 8x larger each way
@@ -34,6 +37,12 @@ struct WorldModelInfo {
   double fps = 20.0;                  // video frames per second the world was trained at
   int block_frames = 3;               // latent frames per block unless the overlay says otherwise
   std::string state_policy = "global";   // StatePolicy::parse form
+  // The few-step sampler the world was trained for ("sampler": {"schedule", "flow_shift", "steps"}):
+  // "longsana" is SANA-Video's distilled 4-step schedule (shift 7); "uniform" spaces `steps`
+  // timesteps evenly from 1000 down on the flow_shift grid (our tiny worlds, trained with shift 3).
+  std::string sampler_schedule = "longsana";
+  double flow_shift = 7.0;
+  int denoise_steps = 4;              // default sampler steps per block
   std::string label;                  // one line for logs and the overlay ("random weights (tiny) ...")
   bool random_weights = false;        // true for random_tiny(): nothing it shows was learnt
 };
@@ -65,6 +74,13 @@ class WorldModel {
   uint64_t hash() const { return hash_; }
   std::string hash_hex() const;
   at::TensorOptions latent_options() const;   // device and dtype of latents
+  // Seeding a session from real frames: only worlds whose decoder is our autoencoder (`worldloop
+  // train --stage ae`) have an encoder; TAEHV and Wan2.1 worlds do not.
+  bool can_encode() const { return encoder_ != nullptr; }
+  // frames [B, 3, F, 8 latent_h, 8 latent_w] float in [0, 1] -> latents [B, C, F, latent_h, latent_w]
+  // on the model's device and dtype, normalised as training normalises (AutoEncoder::encode_video).
+  // wl::Error for a world without an encoder or frames of the wrong shape.
+  at::Tensor encode(const at::Tensor& frames) const;
 
  private:
   WorldModel() = default;
@@ -74,6 +90,7 @@ class WorldModel {
   WorldModelInfo info_;
   CaptionContext caption_;
   std::unique_ptr<at::Tensor> caption_tokens_, caption_mask_;
+  std::unique_ptr<AutoEncoder> encoder_;   // null unless the decoder is our autoencoder
   uint64_t hash_ = 0;
 };
 

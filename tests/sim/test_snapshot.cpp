@@ -51,7 +51,7 @@ Continuation run(Session& s, int blocks, int first_salt) {
   for (int b = 0; b < blocks; ++b) {
     std::vector<ActionTensor> actions;
     for (int64_t i = 0; i < s.batch(); ++i) actions.push_back(actions_for(s.model().action_spec(), 2, first_salt + b + 3 * i));
-    LatentBlock block = s.denoise_block(actions, sampler_for_steps(4));
+    LatentBlock block = s.denoise_block(actions, sampler_for_steps(s.model().info(), 4));
     s.commit_state(block);
     latents.push_back(block.latents);
     frames.push_back(s.decode(block).frames);
@@ -232,7 +232,7 @@ TEST(Branching, FourFuturesDifferAndEachEqualsItselfRunAlone) {
     // Alone, branch i must see the actions it had in the batch: salt 10 + b + 3i.
     std::vector<at::Tensor> latents, frames;
     for (int b = 0; b < 3; ++b) {
-      LatentBlock block = alone[i].denoise_block({actions_for(model.action_spec(), 2, 10 + b + 3 * i)}, sampler_for_steps(4));
+      LatentBlock block = alone[i].denoise_block({actions_for(model.action_spec(), 2, 10 + b + 3 * i)}, sampler_for_steps(alone[i].model().info(), 4));
       alone[i].commit_state(block);
       latents.push_back(block.latents);
       frames.push_back(alone[i].decode(block).frames);
