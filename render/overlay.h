@@ -2,12 +2,16 @@
 //
 // Shows frames per second and per-stage timing plots (stage names come from the caller), latency,
 // state memory, model and world info, an action HUD (keys held, mouse delta, gamepad axes), and
-// edits the live settings (denoise steps, seed, block size, state policy, prompt, recording) and
-// one-shot commands (save/load slot, reset). The engine talks to it only through these plain
-// structs. F1 toggles it; F2 toggles mouse capture (relative mode), released while it is open.
+// edits the live settings (denoise steps, seed, block size, state policy, prompt, recording, pause,
+// branch count, fidelity view) and one-shot commands (save/load slot, resets, step, fork into K
+// branches, continue from one: a button or a click on its cell of the grid). The engine talks to it
+// only through these plain structs; view_grid()/side_by_side() are the one layout both the loop's
+// composition and the overlay's click mapping use. F1 toggles it; F2 toggles mouse capture
+// (relative mode), released while it is open.
 // Made and drawn by the Presenter (PresenterInfo::overlay); callers reach it with presenter.overlay().
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -25,6 +29,10 @@ struct LiveSettings {
   int state_policy = 0;         // index into OverlayInfo::state_policies
   std::string prompt;           // text conditioning, where the model takes it
   bool recording = false;       // record start/stop
+  bool paused = false;          // no new block starts (Pause key); the frames already made play out
+  int branches = 4;             // K futures a fork makes, 2-9 (then keys 1..K or a click pick one)
+  int steered_branch = 0;       // while branching, the branch your input drives; the others get a perturbed copy
+  bool fidelity_view = false;   // the ground-truth simulator beside the model, with PSNR (F7)
 };
 
 // One-shot requests; take_commands() hands them over once and clears them.
@@ -32,6 +40,11 @@ struct OverlayCommands {
   bool reset = false;           // restart the world from its first frame
   int save_slot = -1;           // save state into this slot (0-3), -1 for none
   int load_slot = -1;           // load state from this slot (0-3), -1 for none
+  bool step = false;            // paused: generate exactly one more block
+  bool reset_new_seed = false;  // restart with a fresh state and a new random seed
+  bool reset_from_simulator = false;   // restart with the state seeded from the simulator's frames
+  bool fork = false;            // branch into LiveSettings::branches futures (F6)
+  int continue_branch = -1;     // continue from this branch (0-based), -1 for none
 };
 
 // How long one stage of the frame loop took this tick, under its loop/profiler name.
@@ -50,7 +63,33 @@ struct OverlayFrame {
   double record_seconds = 0.0;      // elapsed time of the current recording
   int64_t dropped_frames = 0;       // recorder or presenter drops
   InputSnapshot input;              // for the action HUD
+  int frame_width = 0;              // the presented frame's size (maps clicks onto grid cells)
+  int frame_height = 0;
+  int branches = 0;                 // K while the frame is a grid of K branch views, else 0
+  bool side_by_side = false;        // the frame is model | simulator (fidelity view)
+  float psnr_db = 0.f;              // fidelity view: PSNR of the model frame against the simulator's
 };
+
+// [SECTION] view layout (shared by the loop's composition and the overlay's clicks)
+
+inline constexpr int kMaxBranches = 9;   // keys 1..9 pick a branch
+
+// A rectangle in frame pixels.
+struct ViewRect {
+  int x = 0, y = 0, width = 0, height = 0;
+  bool contains(int px, int py) const { return px >= x && px < x + width && py >= y && py < y + height; }
+  bool operator==(const ViewRect&) const = default;
+};
+
+// K views of a width x height frame, row-major in a grid of ceil(sqrt(K)) columns, each the frame
+// scaled by 1 / max(columns, rows) (aspect kept), the grid centred. Cell i shows branch i.
+std::vector<ViewRect> view_grid(int k, int width, int height);
+// Model on the left, simulator on the right, each the frame at half size, centred vertically.
+std::array<ViewRect, 2> side_by_side(int width, int height);
+// The grid cell under output pixel (x, y) of an output_width x output_height output showing the
+// frame letterboxed (as the presenter does), or -1.
+int view_at(const std::vector<ViewRect>& views, int frame_width, int frame_height, int output_width, int output_height,
+            float x, float y);
 
 // Fixed at start-up.
 struct OverlayInfo {

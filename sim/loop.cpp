@@ -10,7 +10,9 @@
 // Stages 3-5 run as one job per block (run_block) on the worker, overlapping the display of the
 // previous block; tick() hands it the actions (start_block) and takes finished blocks back
 // (take_finished). Each stage is timed under its name (kStage*): the overlay's plot row, the log
-// tag and, on CUDA builds, the NVTX range. The pipelining and save-state policies are in loop.h.
+// tag and, on CUDA builds, the NVTX range. The pipelining and save-state policies are in loop.h;
+// the action sources and aggregation in sim/actions.cpp, branching and the fidelity view in
+// sim/branching.cpp and sim/fidelity.cpp.
 #include "sim/loop.h"
 
 #include <ATen/ATen.h>
@@ -29,10 +31,13 @@
 #include "envs/policies.h"
 #include "envs/world.h"
 #include "kernels/core/error.h"
+#include "kernels/core/hash.h"
 #include "kernels/core/log.h"
 #include "model/device.h"
 #include "render/presenter.h"
+#include "sim/branching.h"
 #include "sim/dataset.h"
+#include "sim/fidelity.h"
 #include "sim/session.h"
 #include "sim/snapshot.h"
 #include "sim/world_model.h"
@@ -45,8 +50,10 @@ namespace wl {
 
 namespace {
 
-constexpr int kEscapeKey = 41, kF5Key = 62, kF9Key = 66, kPauseKey = 72, kPeriodKey = 55;   // USB HID usage ids
+constexpr int kEscapeKey = 41, kF5Key = 62, kF8Key = 65, kF9Key = 66, kPauseKey = 72, kPeriodKey = 55;   // USB HID usage ids
+constexpr int kF6Key = 63, kF7Key = 64, kDigit1Key = 30;   // fork, fidelity view, 1..9 continue a branch
 constexpr const char* kQuickSlot = "quick";
+constexpr int kSeedFrames = 8;   // simulator frames a "reset from simulator" encodes as context
 
 // Times one stage under its name: returns milliseconds; NVTX range on CUDA builds. `device`:
 // synchronised before the clock is read, so asynchronous GPU work is counted where it belongs.
@@ -64,6 +71,15 @@ float time_stage(const char* name, const std::string& device, F&& body) {
 #endif
   WL_LOG_DEBUG(name, ms, " ms");
   return ms;
+}
+
+// While branching the number keys pick a branch: the world's actions do not see them.
+InputSnapshot without_digits(InputSnapshot input) {
+  for (int i = 0; i < kMaxBranches; ++i) {
+    input.keys.reset(kDigit1Key + i);
+    input.keys_pressed.reset(kDigit1Key + i);
+  }
+  return input;
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -106,126 +122,6 @@ FrameTarget PresenterDisplay::begin_frame() { return presenter_.begin_frame(); }
 FrameStatus PresenterDisplay::present() { return presenter_.present(); }
 Overlay* PresenterDisplay::overlay() { return presenter_.overlay(); }
 
-// [SECTION] action sources
-
-namespace {
-
-class InputActions final : public ActionSource {
- public:
-  explicit InputActions(const Bindings& bindings) : mapper_(bindings) {}
-  std::vector<float> next(const InputSnapshot& input) override { return clamp_action(mapper_.action_spec(), mapper_.map(input)); }
-  void reset(uint64_t) override { mapper_.reset(); }
-  std::string name() const override { return "you"; }
-
- private:
-  InputMapper mapper_;
-};
-
-class StickyActions final : public ActionSource {
- public:
-  StickyActions(const std::string& world, uint64_t seed) : spec_(action_spec_for(world)), actions_(spec_, seed) {}
-  std::vector<float> next(const InputSnapshot&) override { return actions_.next(); }
-  void reset(uint64_t seed) override { actions_ = StickyRandomActions(spec_, seed); }
-  std::string name() const override { return "policy sticky_random"; }
-
- private:
-  ActionSpec spec_;
-  StickyRandomActions actions_;
-};
-
-// A scripted policy needs a world to look at: the ground-truth simulator, stepped in lockstep.
-class PolicyActions final : public ActionSource {
- public:
-  PolicyActions(const std::string& policy, const std::string& world, uint64_t seed)
-      : name_(policy), world_(make_world(world)), policy_(make_policy(policy, world)) {
-    reset(seed);
-  }
-  std::vector<float> next(const InputSnapshot&) override {
-    std::vector<float> action = clamp_action(world_->action_spec(), policy_->next(*world_));
-    world_->step(action);
-    return action;
-  }
-  void reset(uint64_t seed) override {
-    world_->reset(seed);
-    policy_->reset(seed);
-  }
-  std::string name() const override { return "policy " + name_; }
-
- private:
-  std::string name_;
-  std::unique_ptr<World> world_;
-  std::unique_ptr<Policy> policy_;
-};
-
-}  // namespace
-
-std::unique_ptr<ActionSource> make_input_actions(const Bindings& bindings) { return std::make_unique<InputActions>(bindings); }
-
-std::unique_ptr<ActionSource> make_scripted_actions(const std::string& policy, const std::string& world, uint64_t seed) {
-  if (policy == "sticky_random") return std::make_unique<StickyActions>(world, seed);
-  return std::make_unique<PolicyActions>(policy, world, seed);
-}
-
-// [SECTION] aggregation
-
-std::vector<float> aggregate_actions(const ActionSpec& spec, std::span<const std::vector<float>> frames) {
-  const int A = spec.width();
-  std::vector<float> out(A, 0.f);
-  if (frames.empty()) return out;
-  for (int a = 0; a < A; ++a) {
-    const ActionDim& d = spec.dims[a];
-    float centre = 0.5f * (d.min + d.max), value = frames.front()[a], sum = 0.f;
-    for (const auto& f : frames) {
-      WL_CHECK(static_cast<int>(f.size()) == A, "actions: a frame has ", f.size(), " values, the ", spec.world, " spec ", A);
-      float v = f[a];
-      sum += v;
-      switch (d.kind) {
-        case ActionKind::Binary: value = std::max(value, v); break;
-        case ActionKind::Discrete:
-          if (std::abs(v - centre) >= std::abs(value - centre)) value = v;
-          break;
-        case ActionKind::Continuous: break;
-      }
-    }
-    out[a] = d.kind == ActionKind::Continuous ? sum / static_cast<float>(frames.size()) : value;
-  }
-  return out;
-}
-
-ActionAggregator::ActionAggregator(ActionSpec spec) : spec_(std::move(spec)) { reset(); }
-
-void ActionAggregator::reset() {
-  frames_.clear();
-  previous_.clear();
-  held_.clear();
-  event_ = last_event_ = -1.0;
-}
-
-void ActionAggregator::add(std::vector<float> action, double time_s) {
-  if (!previous_.empty() && action != previous_ && event_ < 0) event_ = time_s;
-  previous_ = action;
-  frames_.push_back(std::move(action));
-}
-
-ActionTensor ActionAggregator::take(int T) {
-  WL_CHECK(T >= 1, "actions: a block needs at least one latent frame, asked for ", T);
-  const int A = spec_.width();
-  ActionTensor out{T, A, std::vector<float>(static_cast<size_t>(T) * A)};
-  if (held_.empty()) held_ = aggregate_actions(spec_, {});   // nothing ever sampled: zeros
-  const size_t p = frames_.size();
-  for (int t = 0; t < T; ++t) {
-    // Ceiling division: with fewer frames than rows the newest input lands in the first rows (it
-    // takes effect as early as possible) and the later rows hold it.
-    size_t begin = (p * t + T - 1) / T, end = (p * (t + 1) + T - 1) / T;
-    if (end > begin) held_ = aggregate_actions(spec_, std::span(frames_).subspan(begin, end - begin));
-    std::copy(held_.begin(), held_.end(), out.row(t));
-  }
-  frames_.clear();
-  last_event_ = event_;
-  event_ = -1.0;
-  return out;
-}
-
 // [SECTION] the loop
 
 namespace {
@@ -235,6 +131,7 @@ struct BlockJob {
   SamplerConfig sampler;
   double input_event_s = -1.0;   // earliest action change the block carries
   double start_s = 0.0;
+  int64_t block = 0;             // FrameLoop's block counter (BlockStarted::index)
 };
 
 struct FinishedBlock {
@@ -245,12 +142,16 @@ struct FinishedBlock {
   std::array<float, 3> stage_ms{};
   int64_t state_bytes = 0;       // read here, on the worker, while nothing else touches the session
   std::string error;             // a failure on the worker, shown once and the loop stops
+  int64_t block = 0;
+  std::vector<ActionTensor> actions;   // each row's [T, A] (the fidelity view's simulator follows them)
 };
 
 // Stages 3-5 for one block; runs on the worker.
 FinishedBlock run_block(Session& session, const BlockJob& job, const std::string& device) {
   FinishedBlock out;
   out.input_event_s = job.input_event_s;
+  out.block = job.block;
+  out.actions = job.actions;
   auto start = std::chrono::steady_clock::now();
   try {
     LatentBlock block;
@@ -272,6 +173,10 @@ struct ShownBlock {
   double input_event_s = -1.0;
   bool first_shown = false;
   bool released = false;      // its last frame was shown: no longer counted in flight
+  int64_t block = 0;          // BlockStarted::index
+  int row = 0;                // batch row shown; -1: the grid of every row (branching)
+  std::vector<ActionTensor> actions;   // per row, as FinishedBlock::actions
+  bool context = false;       // seeded context, not generated: the simulator already stands there
 };
 
 }  // namespace
@@ -291,11 +196,19 @@ struct FrameLoop::Impl {
   int64_t stream_next = 0;               // pacer stream index of the next block's first frame
   std::deque<ShownBlock> shown;          // front: the block on screen
   int in_flight = 0;
-  bool paused = false, step_once = false;
+  bool step_once = false;                // "." or the overlay's step: one block while paused
   std::string failure;                   // the worker's error: tick() throws it
   std::string message;                   // the last save/load/reset result, for the overlay
   bool quit = false;
   std::vector<ActionTensor> block_actions;
+  int64_t epoch = 0;                     // +1 per replace_session (LoopObserver)
+  InputSnapshot last_input;              // this tick's, for the observer
+  std::vector<float> last_action;
+  BlockStartPlanner planner;             // JustInTime's generation-time estimate
+  std::vector<double> block_starts;      // clock time of each block's start
+  Branching branching;                   // K futures (sim/branching.h)
+  std::unique_ptr<FidelityView> fidelity;   // the simulator beside the model, while that view is on
+  float psnr = 0.f;
 
   // The worker: one job at a time (in threaded mode a thread, else inline).
   std::thread worker;
@@ -327,9 +240,18 @@ struct FrameLoop::Impl {
   bool can_start() const;
   void discard_queued();
   void replace_session(std::unique_ptr<Session> next);
+  LiveSettings& live() { return info.display->overlay() ? info.display->overlay()->settings() : own_settings; }
+  void write_view(const FrameTarget& target);   // the frame on screen: one row, the grid, or model | simulator
+  void step_simulator(const ShownBlock& b);
+  void set_fidelity(bool on);
+  void end_branching();                  // reset, load: back to one sequence
 
   Impl(const LoopInfo& i)
-      : info(i), model(*i.model), aggregator(i.model->action_spec()), pacer(PacerInfo{.fps = i.model->info().fps}) {}
+      : info(i),
+        model(*i.model),
+        aggregator(i.model->action_spec()),
+        pacer(PacerInfo{.fps = i.model->info().fps}),
+        planner(i.block_start_info) {}
 
   void worker_main() {
     std::unique_lock<std::mutex> lock(mutex);
@@ -394,11 +316,17 @@ int FrameLoop::blocks_in_flight() const { return impl_->in_flight; }
 // [SECTION] the stages and their helpers (display thread)
 
 bool FrameLoop::Impl::can_start() const {
-  return failure.empty() && !busy && in_flight < info.max_blocks_in_flight && (!paused || step_once);
+  if (!failure.empty() || busy || in_flight >= info.max_blocks_in_flight) return false;
+  if (step_once) return true;
+  if (settings.paused) return false;
+  if (info.block_start == BlockStart::Eager) return true;
+  // JustInTime: the latest tick from which the estimate still lands before the queue's last frame.
+  return planner.due(info.clock->now(), pacer.last_due(), 1.0 / model.info().fps);
 }
 
 ActionTensor FrameLoop::Impl::sample_actions(const InputSnapshot& input) {
-  aggregator.add(info.actions->next(input), input.time_s);
+  last_action = info.actions->next(branching.branches() > 0 ? without_digits(input) : input);
+  aggregator.add(last_action, input.time_s);
   if (!can_start()) return {};
   return aggregator.take(std::clamp(settings.block_size, 1, 16));
 }
@@ -406,13 +334,28 @@ ActionTensor FrameLoop::Impl::sample_actions(const InputSnapshot& input) {
 void FrameLoop::Impl::start_block(ActionTensor actions) {
   if (actions.frames == 0) return;
   step_once = false;
-  // The worker is idle here, so the session may change: a new seed restarts the noise stream.
-  if (static_cast<uint64_t>(settings.seed) != seed) {
+  // The worker is idle here, so the session may change: a fork or continue asked for takes effect
+  // (queued frames stay valid and play out), and a new seed restarts the noise stream.
+  std::string change;
+  if (double factor = branching.apply(*session, change); !change.empty()) {
+    planner.scale(factor);   // a batch of K costs about K times one sequence
+    seed = session->noise().front().seed();
+    live().seed = settings.seed = static_cast<int>(seed);
+    message = change;
+    WL_LOG_INFO("branching", message);
+    if (info.observer) info.observer->event({factor > 1 ? "fork" : "continue", "", "", true, message, epoch});
+  }
+  if (branching.branches() == 0 && static_cast<uint64_t>(settings.seed) != seed) {
     seed = static_cast<uint64_t>(settings.seed);
     session->noise().front() = NoiseSource(seed, 0);
   }
-  BlockJob j{{std::move(actions)}, sampler_for_steps(std::clamp(settings.denoise_steps, 1, 50)), aggregator.last_event_time(),
-             info.clock->now()};
+  if (info.observer)
+    info.observer->block_started({stats.blocks_started, epoch, &actions, session->noise().front().seed(),
+                                  session->noise().front().counter(), std::clamp(settings.denoise_steps, 1, 50), policy,
+                                  session->next_frame(), session->next_video_frame()});
+  block_starts.push_back(info.clock->now());
+  BlockJob j{branching.actions_for_block(model.action_spec(), actions, settings.steered_branch), sampler_for_steps(model.info(), std::clamp(settings.denoise_steps, 1, 50)), aggregator.last_event_time(),
+             info.clock->now(), stats.blocks_started};
   ++in_flight;
   ++stats.blocks_started;
   stats.max_in_flight_seen = std::max(stats.max_in_flight_seen, in_flight);
@@ -452,8 +395,13 @@ bool FrameLoop::Impl::take_finished(bool wait) {
   for (int i = 0; i < 3; ++i) stage_ms[2 + i] = f->stage_ms[i];
   stats.state_bytes = f->state_bytes;
   const int64_t frames = f->video.count();
-  pacer.add_block(frames, info.clock->now(), info.threaded ? f->generation_s : info.simulated_generation_s);
+  const double generation_s = info.threaded ? f->generation_s : info.simulated_generation_s;
+  pacer.add_block(frames, info.clock->now(), generation_s);
+  planner.add(generation_s);
   shown.push_back({std::move(f->video), stream_next, f->input_event_s, false, false});
+  shown.back().block = f->block;
+  shown.back().row = branching.row_for(shown.back().video.frames.size(0));
+  shown.back().actions = std::move(f->actions);
   stream_next += frames;
   return true;
 }
@@ -465,6 +413,7 @@ bool FrameLoop::Impl::pace(double now) {
   WL_CHECK(!shown.empty(), "pacer and loop disagree about queued frames (a bug)");
   ShownBlock& b = shown.front();
   current = *index - b.stream_first;
+  if (fidelity && !b.context) step_simulator(b);
   if (!b.first_shown) {
     b.first_shown = true;
     if (b.input_event_s >= 0) {
@@ -484,7 +433,7 @@ bool FrameLoop::Impl::pace(double now) {
 FrameStatus FrameLoop::Impl::present() {
   FrameTarget target = info.display->begin_frame();
   if (current >= 0 && !shown.empty()) {
-    session->write_frame(shown.front().video, 0, current, target);
+    write_view(target);
   } else if (!target.on_device && target.pixels) {
     for (int y = 0; y < target.height; ++y) std::fill_n(target.pixels + y * target.row_pitch, 4 * target.width, uint8_t{0});
   }
@@ -495,7 +444,14 @@ FrameStatus FrameLoop::Impl::present() {
     f.state_bytes = stats.state_bytes;
     f.model_info = model.info().label;
     PacerStats p = pacer.stats();
-    f.world_info = str("latent frame ", stream_next, "  ", p.display_fps, " fps", paused ? "  PAUSED (Pause: resume, .: step)" : "",
+    f.frame_width = target.width;
+    f.frame_height = target.height;
+    const bool grid = current >= 0 && !shown.empty() && shown.front().row < 0;
+    f.branches = grid ? static_cast<int>(shown.front().video.frames.size(0)) : 0;
+    f.side_by_side = fidelity && current >= 0 && !grid;
+    f.psnr_db = psnr;
+    f.world_info = str("latent frame ", stream_next, "  ", p.display_fps, " fps",
+                       settings.paused ? "  PAUSED (Pause: resume, .: step)" : "",
                        p.behind ? "  generation slower than real time: frame rate lowered" : "",
                        message.empty() ? "" : "  | ", message);
     f.dropped_frames = stats.presents_dropped;
@@ -508,13 +464,58 @@ FrameStatus FrameLoop::Impl::present() {
 }
 
 void FrameLoop::Impl::record() {
-  if (!info.record || current < 0) return;
+  if ((!info.record && !info.observer) || current < 0) return;
   const VideoBlock& v = shown.front().video;
   const int H = static_cast<int>(v.frames.size(3)), W = static_cast<int>(v.frames.size(4));
   record_pixels.resize(static_cast<size_t>(H) * W * 4);
   FrameTarget target{record_pixels.data(), W, H, 4LL * W, false};
-  session->write_frame(v, 0, current, target);
-  info.record(target, recorded++);
+  write_view(target);   // what is on screen: one branch, the grid, or model | simulator
+  if (info.record) info.record(target, recorded++);
+  if (info.observer)
+    info.observer->frame_shown({stats.frames_shown - 1, info.clock->now(), shown.front().block, current, &last_input, &last_action,
+                                &target});
+}
+
+void FrameLoop::Impl::write_view(const FrameTarget& target) {
+  const ShownBlock& b = shown.front();
+  if (b.row < 0) {
+    write_grid(*session, b.video, current, target);
+  } else if (fidelity) {
+    psnr = fidelity->compose(*session, b.video, b.row, current, target);
+  } else {
+    session->write_frame(b.video, b.row, current, target);
+  }
+}
+
+// A new model frame is up: the simulator takes the action row it was made with (the steered
+// branch's while the grid is shown), so both show the result of the same inputs.
+void FrameLoop::Impl::step_simulator(const ShownBlock& b) {
+  if (b.actions.empty()) return;
+  const int row = b.row >= 0 ? b.row : std::clamp(settings.steered_branch, 0, static_cast<int>(b.actions.size()) - 1);
+  const ActionTensor& a = b.actions[std::min<size_t>(static_cast<size_t>(row), b.actions.size() - 1)];
+  fidelity->step(a.row(latent_row(current, b.video.count(), a.frames)));
+}
+
+void FrameLoop::Impl::set_fidelity(bool on) {
+  if (on == static_cast<bool>(fidelity)) return;
+  if (!on) {
+    fidelity.reset();
+    message = "fidelity view off";
+    return;
+  }
+  try {
+    fidelity = std::make_unique<FidelityView>(model, seed);
+    message = str("fidelity view: the ", model.info().world, " simulator from seed ", seed, " with the model's inputs");
+  } catch (const std::exception& e) {
+    live().fidelity_view = settings.fidelity_view = false;
+    message = str("fidelity view unavailable: ", e.what());
+    WL_LOG_WARN("fidelity", message);
+  }
+}
+
+void FrameLoop::Impl::end_branching() {
+  if (branching.branches() > 0) planner.scale(1.0 / branching.branches());
+  branching.cancel();
 }
 
 void FrameLoop::Impl::wait_for_next_tick(double tick_start) {
@@ -536,13 +537,21 @@ void FrameLoop::Impl::discard_queued() {
 
 void FrameLoop::Impl::replace_session(std::unique_ptr<Session> next) {
   session = std::move(next);
+  ++epoch;
   discard_queued();
+  end_branching();
 }
 
 void FrameLoop::Impl::apply_commands(FrameLoop& loop, const InputSnapshot& input) {
   if (input.keys_pressed.test(kEscapeKey)) quit = true;
-  if (input.keys_pressed.test(kPauseKey)) paused = !paused;
-  if (input.keys_pressed.test(kPeriodKey) && paused) step_once = true;
+  LiveSettings& knobs = live();
+  if (input.keys_pressed.test(kPauseKey)) knobs.paused = !knobs.paused;
+  if (input.keys_pressed.test(kPeriodKey) && knobs.paused) step_once = true;
+  if (input.keys_pressed.test(kF6Key)) branching.request_fork(knobs.branches);
+  if (input.keys_pressed.test(kF7Key)) knobs.fidelity_view = !knobs.fidelity_view;
+  for (int i = 0; i < branching.branches(); ++i)
+    if (input.keys_pressed.test(kDigit1Key + i)) loop.continue_branch(i);
+  if (input.keys_pressed.test(kF8Key)) loop.settings().recording = !loop.settings().recording;
   if (input.keys_pressed.test(kF5Key)) loop.save(kQuickSlot);
   if (input.keys_pressed.test(kF9Key)) loop.load(kQuickSlot);
   if (Overlay* o = info.display->overlay()) {
@@ -550,13 +559,20 @@ void FrameLoop::Impl::apply_commands(FrameLoop& loop, const InputSnapshot& input
     if (c.save_slot >= 0) loop.save(str("slot", c.save_slot));
     if (c.load_slot >= 0) loop.load(str("slot", c.load_slot));
     if (c.reset) loop.reset();
+    if (c.step && knobs.paused) step_once = true;
+    if (c.reset_new_seed) loop.reset_with_new_seed();
+    if (c.reset_from_simulator) loop.reset_from_simulator();
+    if (c.fork) branching.request_fork(knobs.branches);
+    if (c.continue_branch >= 0) loop.continue_branch(c.continue_branch);
   }
+  set_fidelity(knobs.fidelity_view);
   // A different state policy needs a different state: start afresh with it.
   int index = std::clamp(settings.state_policy, 0, static_cast<int>(policies.size()) - 1);
   if (policies[index] != policy) {
     policy = policies[index];
     loop.reset();
   }
+  settings = live();   // what the keys and commands changed applies from this tick
 }
 
 // [SECTION] FrameLoop
@@ -571,7 +587,9 @@ FrameStatus FrameLoop::tick() {
     input = m.info.display->poll_input();
     input.time_s = start;
   });
+  m.last_input = input;
   m.apply_commands(*this, input);                          // Esc, Pause, F5/F9, the overlay's slots and reset
+  m.take_finished(false);                                  // a block done since the last tick counts as queued
   ActionTensor actions;
   m.stage_ms[1] = time_stage(kStageActions, "cpu", [&] { actions = m.sample_actions(input); });
   if (actions.frames > 0) m.block_actions.push_back(actions);
@@ -598,15 +616,22 @@ void FrameLoop::drain() {
 bool FrameLoop::save(const std::string& name) {
   Impl& m = *impl_;
   drain();
+  if (m.session->batch() > 1) {
+    m.message = str("save ", name, " refused while branching: continue from one branch first (1..", m.session->batch(), ")");
+    WL_LOG_WARN("snapshot", m.message);
+    return false;
+  }
   std::string path = (std::filesystem::path(m.info.snapshot_dir) / (name + ".wlsnap")).string();
   try {
     save_snapshot(path, *m.session, {m.settings.denoise_steps, m.settings.block_size});
     m.message = str("saved ", name, " (latent frame ", m.session->next_frame(), ")");
     WL_LOG_INFO("snapshot", m.message, " to ", path);
+    if (m.info.observer) m.info.observer->event({"save", name, path, true, m.message, m.epoch});
     return true;
   } catch (const std::exception& e) {
     m.message = str("save ", name, " failed: ", e.what());
     WL_LOG_WARN("snapshot", m.message);
+    if (m.info.observer) m.info.observer->event({"save", name, path, false, m.message, m.epoch});
     return false;
   }
 }
@@ -623,6 +648,7 @@ bool FrameLoop::load(const std::string& name) {
   } catch (const std::exception& e) {
     m.message = str("load ", name, " refused: ", e.what());
     WL_LOG_WARN("snapshot", m.message);
+    if (m.info.observer) m.info.observer->event({"load", name, path, false, m.message, m.epoch});
     return false;   // the running session is untouched
   }
   m.replace_session(std::move(next));
@@ -638,6 +664,7 @@ bool FrameLoop::load(const std::string& name) {
   m.settings = s;
   m.message = str("loaded ", name, " (latent frame ", m.session->next_frame(), ")");
   WL_LOG_INFO("snapshot", m.message, " from ", path);
+  if (m.info.observer) m.info.observer->event({"load", name, path, true, m.message, m.epoch});
   return true;
 }
 
@@ -648,9 +675,73 @@ void FrameLoop::reset() {
   m.replace_session(std::make_unique<Session>(m.model, StatePolicy::parse(m.policy), std::vector<uint64_t>{m.seed}));
   m.aggregator.reset();
   m.info.actions->reset(m.seed);
+  if (m.fidelity) m.fidelity->reset(m.seed);
   m.message = str("reset: seed ", m.seed, ", state policy ", m.policy);
   WL_LOG_INFO("reset", m.message);
+  if (m.info.observer) m.info.observer->event({"reset", "", "", true, m.message, m.epoch});
 }
+
+void FrameLoop::reset_with_new_seed() {
+  // Derived from the old seed (splitmix64), so a session's sequence of resets is reproducible.
+  settings().seed = static_cast<int>(splitmix64(static_cast<uint64_t>(settings().seed)) & 0x7fffffff);
+  reset();
+}
+
+bool FrameLoop::reset_from_simulator() {
+  Impl& m = *impl_;
+  const WorldModelInfo& w = m.model.info();
+  if (!m.model.can_encode()) {
+    m.message = str("reset from simulator: ", w.label, " has no encoder (only worlds whose decoder is our autoencoder do)");
+    WL_LOG_WARN("reset", m.message);
+    return false;
+  }
+  drain();
+  const uint64_t seed = static_cast<uint64_t>(settings().seed);
+  auto next = std::make_unique<Session>(m.model, StatePolicy::parse(m.policy), std::vector<uint64_t>{seed});
+  SimulatorContext context;
+  VideoBlock video;
+  try {
+    context = simulator_context(w.world, 8 * w.latent_w, 8 * w.latent_h, seed, kSeedFrames);
+    at::Tensor latents = m.model.encode(context.frames.to(m.model.latent_options().device()));   // [1, C, N, h, w]
+    video = next->seed(latents, {context.actions});
+  } catch (const std::exception& e) {
+    m.message = str("reset from simulator failed: ", e.what());
+    WL_LOG_WARN("reset", m.message);
+    return false;   // the running session is untouched
+  }
+  m.seed = seed;
+  m.replace_session(std::move(next));
+  m.aggregator.reset();
+  m.info.actions->reset(seed);
+  if (m.fidelity) m.fidelity->reset(seed, context.actions);   // it stands where the context ends
+  if (video.count() > 0) {   // the last context frame stays up until the first generated block lands
+    const int64_t last = video.count() - 1;
+    VideoBlock still{video.first_video_frame + last, video.frames.narrow(2, last, 1)};
+    m.shown.push_back({std::move(still), m.stream_next, -1.0, false, false});
+    m.shown.back().context = true;
+    m.pacer.add_block(1, m.info.clock->now(), 0.0);
+    ++m.stream_next;
+    ++m.in_flight;
+  }
+  m.message = str("reset from simulator: seed ", seed, ", ", kSeedFrames, " frames of ", policy_names(w.world).front(),
+                  " encoded as context");
+  WL_LOG_INFO("reset", m.message);
+  if (m.info.observer) m.info.observer->event({"reset", "simulator", "", true, m.message, m.epoch});
+  return true;
+}
+
+void FrameLoop::fork(int k) { impl_->branching.request_fork(k); }
+void FrameLoop::continue_branch(int i) {
+  Impl& m = *impl_;
+  m.branching.request_continue(i);
+  // The chosen branch shows at once, in the frames already made too; the session follows at the
+  // next block's start.
+  if (m.branching.pending_continue() >= 0)
+    for (ShownBlock& b : m.shown)
+      if (b.row < 0) b.row = m.branching.pending_continue();
+}
+int FrameLoop::branches() const { return impl_->branching.branches(); }
+const std::vector<double>& FrameLoop::block_start_times() const { return impl_->block_starts; }
 
 LoopStats FrameLoop::stats() const {
   const Impl& m = *impl_;
@@ -660,6 +751,9 @@ LoopStats FrameLoop::stats() const {
   s.latency_median_ms = percentile(l, 0.5);
   s.latency_p99_ms = percentile(l, 0.99);
   for (size_t i = 0; i < kStageNames.size(); ++i) s.stages.push_back({kStageNames[i], m.stage_ms[i]});
+  s.branches = m.branching.branches();
+  s.psnr_db = m.psnr;
+  s.generation_estimate_s = m.planner.estimate();
   return s;
 }
 

@@ -8,22 +8,39 @@
 // worker thread, one at a time, while the display thread paces out frames of earlier blocks. At
 // most LoopInfo::max_blocks_in_flight blocks exist at once, counting the one being generated, the
 // finished ones waiting, and the one on screen until its last frame has been shown; default 2: block
-// n on screen while block n + 1 is generated. Block n + 1 therefore starts the moment block n - 1
-// leaves the screen, with the actions sampled up to that moment: the displayed frames' actions
+// n on screen while block n + 1 is generated. Nothing else queues: a block is never started while
+// the limit is reached, so memory and latency are bounded however slow generation is; the pacer
+// (sim/pacer.h) lowers the frame rate evenly instead, and the window keeps ticking (presenting,
+// polling input, taking commands) whatever the worker does: it never freezes.
+// When a block starts (BlockStart, LoopInfo::block_start):
+//   JustInTime (default): as late as possible. Block n + 1 starts at the last tick from which a
+//     running estimate of the generation time (mean + 2 mean deviations of the recent blocks, as TCP
+//     estimates a round trip; BlockStartPlanner) plus a margin (20 ms) still has it finish before
+//     block n's last frame is shown. Since ticks come every frame, the frame after that is the true
+//     deadline, one more frame of slack. Nothing queued (the start, after a reset or an underrun):
+//     at once. A step while paused: at once.
+//   Eager (the old policy): the moment the limit allows, i.e. when block n - 1 leaves the screen.
+// Either way the block takes the actions sampled up to its start: the displayed frames' actions
 // since the previous block started, split in order into T groups, each aggregated into one latent
 // frame's row by aggregate_actions() (no input is dropped, taps survive, order is kept; with no new
-// input the last row is held). Input-to-photon latency is therefore between one and two blocks'
-// display time; max_blocks_in_flight = 1 trades smoothness for latency (no overlap). Nothing else
-// queues: a block is never started while the limit is reached, so memory and latency are bounded
-// however slow generation is; the pacer (sim/pacer.h) lowers the frame rate evenly instead.
+// input the last row is held). Starting later samples later: input-to-photon latency falls from
+// one to two blocks' display time (Eager) to about one block's plus the generation time
+// (JustInTime). Measured in docs/PERFORMANCE.md. max_blocks_in_flight = 1 gives no overlap at all.
 // Settings (denoise steps, seed, block size, state policy, pause) apply to the next block started;
 // a changed state policy starts a fresh state. Save, load, reset wait for the block in flight.
+//
+// [SECTION] Branching and the fidelity view (docs/play.md)
+// F6 or the overlay forks the session into K futures (LiveSettings::branches) that run as one batch
+// and show as a grid; 1..K or a click continues from one (sim/branching.h). Frames already made stay
+// valid, so neither switch discards or stalls anything: queued blocks of the old shape play out.
+// F7 or the overlay's checkbox shows the ground-truth simulator beside the model (sim/fidelity.h).
 //
 // [SECTION] Save-states
 // F5 saves and F9 loads the quick slot, the overlay's slots 0-3 save/load slot<N>, save(name) and
 // load(name) any named slot: files <snapshot_dir>/<name>.wlsnap (sim/snapshot.h). A snapshot holds
 // the state after the newest generated block (up to one block ahead of the screen). Failures are
 // values (last_message(), the overlay, the log): a bad file never stops or changes the session.
+// Saving is refused while branching (a batch of futures is not a save-state); load ends branching.
 // Callers: `worldloop play` (sim/play.cpp), tests.
 #pragma once
 
@@ -37,6 +54,7 @@
 
 #include "envs/action_spec.h"
 #include "render/overlay.h"
+#include "sim/actions.h"
 #include "sim/frame_types.h"
 #include "sim/pacer.h"
 
@@ -101,45 +119,45 @@ class PresenterDisplay final : public Display {
   Presenter& presenter_;
 };
 
-// One action vector [A] per displayed frame: from the person (InputMapper) or a script.
-class ActionSource {
- public:
-  virtual ~ActionSource() = default;
-  virtual std::vector<float> next(const InputSnapshot& input) = 0;
-  virtual void reset(uint64_t seed) = 0;
-  virtual std::string name() const = 0;
+// [SECTION] observing the loop (the session log: sim/play.cpp, sim/session_log.h)
+
+// A block handed to the model: what a replay needs to make it again.
+struct BlockStarted {
+  int64_t index = 0;                     // blocks started by this loop: 0, 1, ...
+  int64_t epoch = 0;                     // +1 each time reset or load replaced the session
+  const ActionTensor* actions = nullptr; // [T, A], as the model sees them
+  uint64_t seed = 0, noise_counter = 0;  // the noise stream the block starts from
+  int denoise_steps = 4;
+  std::string state_policy;
+  int64_t first_latent_frame = 0, first_video_frame = 0;
 };
-// The person at the keys, through the world's bindings.
-std::unique_ptr<ActionSource> make_input_actions(const Bindings& bindings);
-// "sticky_random" (any world), or a world's scripted policy ("explore", "lane_keep", "pick_place"),
-// which plays the ground-truth simulator in lockstep (one step per displayed frame) and hands its
-// actions to the model. Throws wl::Error naming the known policies.
-std::unique_ptr<ActionSource> make_scripted_actions(const std::string& policy, const std::string& world, uint64_t seed);
 
-// [SECTION] input -> actions (the "actions" arrow)
+// A new frame on screen (called from the record stage, display thread).
+struct FrameShown {
+  int64_t index = 0;                     // new frames shown: 0, 1, ...
+  double time_s = 0.0;                   // loop clock
+  int64_t block = 0, block_frame = 0;    // BlockStarted::index it came from, frame within that block
+  const InputSnapshot* input = nullptr;  // the raw input of the tick that showed it
+  const std::vector<float>* action = nullptr;   // the [A] action sampled in that tick
+  const FrameTarget* pixels = nullptr;   // host RGBA8
+};
 
-// Many displayed frames' actions -> one latent frame's row, per the kind of each dimension:
-// Binary: 1 if pressed in any frame (taps survive); Continuous: the mean; Discrete: the value
-// farthest from the range's centre (the camera's null bin), latest on ties, so a flick survives.
-std::vector<float> aggregate_actions(const ActionSpec& spec, std::span<const std::vector<float>> frames);
+// save, load, reset: after the fact (`ok` false: refused, nothing changed).
+struct LoopEvent {
+  std::string kind;                      // "save", "load", "reset"
+  std::string name;                      // slot name ("quick", "slot0", ...) or ""
+  std::string path;                      // the .wlsnap file for save/load
+  bool ok = true;
+  std::string message;
+  int64_t epoch = 0;                     // the epoch after the event
+};
 
-// Collects one action per displayed frame and hands out [T, A] blocks (see the policy above).
-class ActionAggregator {
+class LoopObserver {
  public:
-  explicit ActionAggregator(ActionSpec spec);
-  void add(std::vector<float> action, double time_s);
-  // T rows from everything added since the last take; the last row held when nothing was added.
-  ActionTensor take(int latent_frames);
-  // Time of the earliest change of action among what the last take() used; < 0 if none.
-  double last_event_time() const { return last_event_; }
-  int pending() const { return static_cast<int>(frames_.size()); }
-  void reset();
-
- private:
-  ActionSpec spec_;
-  std::vector<std::vector<float>> frames_;
-  std::vector<float> previous_, held_;
-  double event_ = -1.0, last_event_ = -1.0;
+  virtual ~LoopObserver() = default;
+  virtual void block_started(const BlockStarted&) {}
+  virtual void frame_shown(const FrameShown&) {}
+  virtual void event(const LoopEvent&) {}
 };
 
 // [SECTION] the loop
@@ -148,6 +166,12 @@ class ActionAggregator {
 // LiveSettings::state_policy indexes this list.
 std::vector<std::string> state_policy_choices(const std::string& model_policy);
 
+// When the next block starts (see the pipelining policy above).
+enum class BlockStart {
+  Eager,        // as soon as fewer than max_blocks_in_flight blocks exist
+  JustInTime,   // as late as the generation-time estimate allows
+};
+
 struct LoopInfo {
   const WorldModel* model = nullptr;   // required; outlives the loop
   Display* display = nullptr;          // required
@@ -155,10 +179,13 @@ struct LoopInfo {
   LoopClock* clock = nullptr;          // required: SteadyLoopClock to play, VirtualClock for tests and headless
   bool threaded = true;                // generate on a worker thread; false: inline in tick() (deterministic)
   int max_blocks_in_flight = 2;        // 1..4, see the policy above
+  BlockStart block_start = BlockStart::JustInTime;
+  BlockStartInfo block_start_info;     // JustInTime: estimate smoothing, deviations, margin
   uint64_t seed = 0;                   // noise seed of the first session
   std::string snapshot_dir = ".";      // where F5/F9 and named slots live
   // The record stage: each newly shown frame as host RGBA8 with its index (0, 1, ...); empty: off.
   std::function<void(const FrameTarget& frame, int64_t index)> record;
+  LoopObserver* observer = nullptr;    // optional: blocks, shown frames and events (the session log)
   // Inline mode on a VirtualClock: each block becomes ready this many virtual seconds after it
   // starts (tests of slow generation); 0: at once.
   double simulated_generation_s = 0.0;
@@ -175,6 +202,9 @@ struct LoopStats {
   double latency_median_ms = 0.0, latency_p99_ms = 0.0;   // input change -> first frame made with it shown
   int64_t state_bytes = 0;
   std::vector<StageTime> stages;      // latest time of each stage, in loop order
+  int branches = 0;                   // K while branching, else 0
+  float psnr_db = 0.f;                // fidelity view: model vs simulator, the frame on screen
+  double generation_estimate_s = 0.0; // JustInTime: the running estimate blocks are started by
 };
 
 class FrameLoop {
@@ -194,6 +224,13 @@ class FrameLoop {
   bool save(const std::string& name);
   bool load(const std::string& name);
   void reset();
+  void reset_with_new_seed();                    // a fresh state and a new seed (derived from the old one)
+  // A fresh state seeded from N frames of the simulator (WorldModel::encode + Session::seed); false
+  // with last_message() for a world without an encoder (TAEHV, Wan2.1 decoders).
+  bool reset_from_simulator();
+  void fork(int k);                              // K futures, from the next block on
+  void continue_branch(int i);                   // 0-based; shown at once, the session follows
+  int branches() const;                          // K once a fork took effect, until a continue does; else 0
   const std::string& last_message() const;
 
   LoopStats stats() const;
@@ -203,6 +240,8 @@ class FrameLoop {
   const Session& session() const;
   // The actions of every block started, in order (what a replay feeds back; see issue 8).
   const std::vector<ActionTensor>& block_actions() const;
+  // The clock time each block started, in order (the pipelining policy's tests).
+  const std::vector<double>& block_start_times() const;
 
   struct Impl;   // loop.cpp
 

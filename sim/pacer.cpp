@@ -72,6 +72,12 @@ double Pacer::next_due() const {
   return std::max(next_due_, 0.0);
 }
 
+double Pacer::last_due() const {
+  if (queued_ == 0) return -std::numeric_limits<double>::infinity();
+  // next_due_ < 0: the first frame goes up as soon as the loop asks, i.e. now; count from 0.
+  return std::max(next_due_, 0.0) + static_cast<double>(queued_ - 1) * interval_;
+}
+
 void Pacer::clear() {
   next_index_ += queued_;
   queued_ = 0;
@@ -92,6 +98,45 @@ PacerStats Pacer::stats() const {
     s.jitter_p99_ms = v[k];
   }
   return s;
+}
+
+// [SECTION] just-in-time block start
+
+BlockStartPlanner::BlockStartPlanner(const BlockStartInfo& info) : info_(info) {
+  WL_CHECK(info.smoothing > 0 && info.smoothing <= 1, "block start: smoothing must be in (0, 1], got ", info.smoothing);
+  WL_CHECK(info.deviations >= 0 && info.margin_s >= 0, "block start: deviations and margin must be >= 0");
+}
+
+void BlockStartPlanner::add(double generation_s) {
+  if (!(generation_s > 0)) return;
+  if (!seen_) {
+    mean_ = generation_s;
+    deviation_ = 0.5 * generation_s;   // unsure after one sample: lean early
+    seen_ = true;
+    return;
+  }
+  // Mean and mean absolute deviation as TCP estimates its round trip (RFC 6298), deviation first.
+  deviation_ = (1 - info_.smoothing) * deviation_ + info_.smoothing * std::abs(generation_s - mean_);
+  mean_ = (1 - info_.smoothing) * mean_ + info_.smoothing * generation_s;
+}
+
+void BlockStartPlanner::scale(double factor) {
+  WL_CHECK(factor > 0, "block start: scale factor must be positive, got ", factor);
+  mean_ *= factor;
+  deviation_ *= factor;
+}
+
+double BlockStartPlanner::estimate() const { return mean_ + info_.deviations * deviation_; }
+
+double BlockStartPlanner::start_time(double deadline, double tick_s) const {
+  if (!std::isfinite(deadline)) return -std::numeric_limits<double>::infinity();
+  // The latest tick that still makes the deadline: one tick before the ideal start, because the
+  // next chance to start comes a tick later.
+  return deadline - info_.margin_s - estimate() - tick_s;
+}
+
+bool BlockStartPlanner::due(double now, double deadline, double tick_s) const {
+  return now + 1e-9 >= start_time(deadline, tick_s);
 }
 
 }  // namespace wl

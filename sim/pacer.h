@@ -9,6 +9,10 @@
 // the last frame stays up (an underrun, counted) and the next block starts as soon as it lands.
 // The queue itself is bounded by the loop's fixed number of blocks in flight, never here.
 //
+// BlockStartPlanner says when the loop should start generating the next block under the
+// just-in-time policy (loop.h, [SECTION] Pipelining policy): from a running estimate of the
+// generation time, as late as possible while it still lands before the queue's last frame is up.
+//
 // Time is seconds on a LoopClock: the steady clock when playing, a VirtualClock in tests and
 // headless runs, which makes every decision here deterministic. Callers: sim/loop.cpp, tests.
 #pragma once
@@ -77,6 +81,8 @@ class Pacer {
   std::optional<int64_t> due(double now);
   // When the next frame is due; infinity when none is queued.
   double next_due() const;
+  // When the last queued frame will be shown on the current schedule; -infinity when none is queued.
+  double last_due() const;
   double interval() const { return interval_; }
   int64_t queued() const { return queued_; }
   bool behind() const { return interval_ > period_ * 1.0001; }
@@ -95,6 +101,36 @@ class Pacer {
   bool starved_ = false;
   PacerStats stats_;
   std::deque<double> jitter_ms_;
+};
+
+// [SECTION] just-in-time block start
+
+struct BlockStartInfo {
+  double smoothing = 0.25;      // weight of the newest block in the running mean and deviation, (0, 1]
+  double deviations = 2.0;      // estimate = mean + this many mean absolute deviations (a busy machine varies)
+  double margin_s = 0.02;       // extra seconds kept between the predicted finish and the deadline
+};
+
+class BlockStartPlanner {
+ public:
+  explicit BlockStartPlanner(const BlockStartInfo& info = {});
+  // A block took `generation_s` seconds from start to ready (<= 0: ignored).
+  void add(double generation_s);
+  // Blocks now cost `factor` times as much (a fork into K branches: K; taking one back out: 1 / K).
+  void scale(double factor);
+  // The running estimate of the next block's generation time; 0 before the first block.
+  double estimate() const;
+  // Whether to start the next block at `now`, a tick of a loop that ticks every `tick_s`: yes once
+  // waiting for the next tick would make it finish later than `deadline` - margin (deadline: when
+  // the last queued frame is shown; -infinity: nothing queued, start at once).
+  bool due(double now, double deadline, double tick_s) const;
+  // The time due() turns true (for the overlay and tests).
+  double start_time(double deadline, double tick_s) const;
+
+ private:
+  BlockStartInfo info_;
+  double mean_ = 0.0, deviation_ = 0.0;
+  bool seen_ = false;
 };
 
 }  // namespace wl

@@ -1,5 +1,7 @@
 // The ImGui overlay: drawn headless over a known pattern it changes pixels only inside the area it
 // reports drawing, and hidden it changes none. Settings persist; commands are handed over once.
+// The view layout the loop composes with (branch grid, fidelity halves) and the click mapping onto
+// it through the letterbox; the grid's outlines drawn only while branching.
 // The window half (F1, a validation-clean run) is in test_window.cpp.
 #include <gtest/gtest.h>
 
@@ -93,6 +95,64 @@ TEST(Overlay, SettingsPersistAndCommandsAreTakenOnce) {
   EXPECT_FALSE(first.reset);
   EXPECT_EQ(first.save_slot, -1);
   EXPECT_EQ(first.load_slot, -1);
+}
+
+// [SECTION] views: the branch grid and the fidelity halves, and clicks mapped onto them
+
+TEST(OverlayViews, GridAndSideBySideLayouts) {
+  std::vector<ViewRect> four = view_grid(4, 64, 64);
+  ASSERT_EQ(four.size(), 4u);
+  EXPECT_EQ(four[0], (ViewRect{0, 0, 32, 32}));
+  EXPECT_EQ(four[1], (ViewRect{32, 0, 32, 32}));
+  EXPECT_EQ(four[2], (ViewRect{0, 32, 32, 32}));
+  EXPECT_EQ(four[3], (ViewRect{32, 32, 32, 32}));
+  std::vector<ViewRect> two = view_grid(2, 64, 64);   // one row of two, centred vertically, aspect kept
+  EXPECT_EQ(two[0], (ViewRect{0, 16, 32, 32}));
+  EXPECT_EQ(two[1], (ViewRect{32, 16, 32, 32}));
+  std::vector<ViewRect> five = view_grid(5, 90, 60);  // 3 columns x 2 rows of 30x20, centred
+  EXPECT_EQ(five[0], (ViewRect{0, 10, 30, 20}));
+  EXPECT_EQ(five[4], (ViewRect{30, 30, 30, 20}));
+  EXPECT_TRUE(view_grid(0, 64, 64).empty());
+  std::array<ViewRect, 2> halves = side_by_side(64, 64);
+  EXPECT_EQ(halves[0], (ViewRect{0, 16, 32, 32}));
+  EXPECT_EQ(halves[1], (ViewRect{32, 16, 32, 32}));
+}
+
+TEST(OverlayViews, ClickMapsThroughTheLetterbox) {
+  // A 64x64 frame in a 1280x720 output: 720x720 at x = 280, 11.25 output pixels per frame pixel.
+  std::vector<ViewRect> grid = view_grid(4, 64, 64);
+  EXPECT_EQ(view_at(grid, 64, 64, 1280, 720, 290.f, 10.f), 0);
+  EXPECT_EQ(view_at(grid, 64, 64, 1280, 720, 280.f + 361.f, 10.f), 1);
+  EXPECT_EQ(view_at(grid, 64, 64, 1280, 720, 280.f + 359.f, 10.f), 0);
+  EXPECT_EQ(view_at(grid, 64, 64, 1280, 720, 990.f, 700.f), 3);
+  EXPECT_EQ(view_at(grid, 64, 64, 1280, 720, 100.f, 100.f), -1) << "the bars are no branch";
+  EXPECT_EQ(view_at(view_grid(2, 64, 64), 64, 64, 1280, 720, 290.f, 10.f), -1) << "above a one-row grid";
+}
+
+TEST(OverlayViews, OutlinesTheBranchCellsOnlyWhileBranching) {
+  PresenterInfo info = overlay_info(true);
+  info.output_width = 640;   // frame 320x240 at 2x: cell 1 is output x 320..639, y 0..239
+  info.output_height = 480;
+  Presenter presenter(info);
+  auto top_edge = [&](int branches) {
+    OverlayFrame f;
+    f.frame_width = 320;
+    f.frame_height = 240;
+    f.branches = branches;
+    for (int i = 0; i < 3; ++i) {
+      presenter.overlay()->update(f);
+      write_pattern(presenter.begin_frame(), 0);
+      EXPECT_EQ(presenter.present(), FrameStatus::Presented);
+    }
+    std::vector<uint8_t> rgba;
+    int w = 0, h = 0;
+    EXPECT_TRUE(presenter.read_frame(rgba, w, h));
+    return std::vector<uint8_t>(rgba.begin() + 400 * 4, rgba.begin() + 600 * 4);   // row 0, x 400..599
+  };
+  std::vector<uint8_t> plain = top_edge(0), grid = top_edge(4);
+  EXPECT_NE(plain, grid) << "cell 2's outline runs along the top edge";
+  EXPECT_EQ(plain, top_edge(0)) << "and goes when branching ends";
+  EXPECT_EQ(presenter.stats().validation_messages, 0);
 }
 
 TEST(Overlay, AbsentUnlessAsked) {
