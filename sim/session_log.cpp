@@ -1,0 +1,612 @@
+// The session record's files: JSON lines and session.json out and back in, and SessionFiles, the
+// writer of one session directory (see session_log.h; the format is in docs/sessions.md).
+#include "sim/session_log.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "envs/world.h"
+#include "kernels/core/error.h"
+#include "kernels/core/log.h"
+#include "model/dit_config.h"
+#include "model/safetensors.h"
+#include "sim/version.h"
+#include "sim/world_model.h"
+#ifdef WL_WITH_RECORDING
+#include "render/recorder.h"
+#endif
+
+namespace wl {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+// The shortest decimal that reads back as the same float (0.3f prints as 0.3).
+double short_double(float v) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+  return ec == std::errc() ? std::strtod(std::string(buffer, end).c_str(), nullptr) : static_cast<double>(v);
+}
+
+std::string hex16(uint64_t v) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(v));
+  return buffer;
+}
+
+uint64_t parse_hex(const Json& j, const std::string& where, const char* key) {
+  WL_CHECK(j.is_string(), where, ": '", key, "' should be a 16-digit hex string, found ", j.dump());
+  const std::string s = j.get<std::string>();
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+  WL_CHECK(ec == std::errc() && end == s.data() + s.size() && !s.empty(), where, ": '", key,
+           "' should be a 16-digit hex string, found \"", s, "\"");
+  return v;
+}
+
+// j[key] as T, or a wl::Error naming the place, the key and what was found.
+template <typename T>
+T get(const Json& j, const char* key, const std::string& where) {
+  WL_CHECK(j.is_object() && j.contains(key), where, ": '", key, "' is missing; hint: is this a worldloop session file?");
+  try {
+    return j.at(key).get<T>();
+  } catch (const std::exception&) {
+    WL_FAIL(where, ": '", key, "' has the wrong type (found ", j.at(key).dump(), ")");
+  }
+}
+
+Json parse_json(std::string_view text, const std::string& where) {
+  try {
+    return Json::parse(text);
+  } catch (const std::exception& e) {
+    WL_FAIL(where, ": not valid JSON (", e.what(), "); hint: the file is damaged or not a worldloop session file");
+  }
+}
+
+template <size_t N>
+Json bits_json(const std::bitset<N>& bits) {
+  Json out = Json::array();
+  for (size_t i = 0; i < N; ++i)
+    if (bits.test(i)) out.push_back(i);
+  return out;
+}
+
+template <size_t N>
+std::bitset<N> bits_from(const Json& j, const char* key, const std::string& where) {
+  std::bitset<N> out;
+  for (int64_t i : get<std::vector<int64_t>>(j, key, where)) {
+    WL_CHECK(i >= 0 && i < static_cast<int64_t>(N), where, ": key code ", i, " in '", key, "' is outside 0..", N - 1);
+    out.set(static_cast<size_t>(i));
+  }
+  return out;
+}
+
+Json input_json(const InputSnapshot& in) {
+  Json j;
+  j["t"] = in.time_s;
+  j["keys"] = bits_json(in.keys);
+  j["pressed"] = bits_json(in.keys_pressed);
+  j["mouse"] = {short_double(in.mouse_dx), short_double(in.mouse_dy)};
+  j["buttons"] = in.mouse_buttons;
+  j["wheel"] = short_double(in.wheel);
+  j["axes"] = Json::array();
+  for (float a : in.gamepad_axes) j["axes"].push_back(short_double(a));
+  j["pad"] = in.gamepad_buttons;
+  j["focused"] = in.focused;
+  return j;
+}
+
+InputSnapshot input_from(const Json& j, const std::string& where) {
+  InputSnapshot in;
+  in.time_s = get<double>(j, "t", where);
+  in.keys = bits_from<InputSnapshot::kKeyCount>(j, "keys", where);
+  in.keys_pressed = bits_from<InputSnapshot::kKeyCount>(j, "pressed", where);
+  auto mouse = get<std::vector<float>>(j, "mouse", where);
+  WL_CHECK(mouse.size() == 2, where, ": 'mouse' should be [dx, dy]");
+  in.mouse_dx = mouse[0], in.mouse_dy = mouse[1];
+  in.mouse_buttons = get<uint32_t>(j, "buttons", where);
+  in.wheel = get<float>(j, "wheel", where);
+  auto axes = get<std::vector<float>>(j, "axes", where);
+  WL_CHECK(axes.size() == InputSnapshot::kAxisCount, where, ": 'axes' should hold ", InputSnapshot::kAxisCount, " values");
+  std::copy(axes.begin(), axes.end(), in.gamepad_axes.begin());
+  in.gamepad_buttons = get<uint32_t>(j, "pad", where);
+  in.focused = get<bool>(j, "focused", where);
+  return in;
+}
+
+bool same_input(const InputSnapshot& a, const InputSnapshot& b) {
+  return a.time_s == b.time_s && a.keys == b.keys && a.keys_pressed == b.keys_pressed && a.mouse_dx == b.mouse_dx &&
+         a.mouse_dy == b.mouse_dy && a.mouse_buttons == b.mouse_buttons && a.wheel == b.wheel &&
+         a.gamepad_axes == b.gamepad_axes && a.gamepad_buttons == b.gamepad_buttons && a.focused == b.focused;
+}
+
+template <typename T, typename Parse>
+std::vector<T> read_lines(const std::string& path, Parse parse) {
+  std::ifstream in(path, std::ios::binary);
+  WL_CHECK(in.good(), "cannot open ", path, "; hint: check the path (a session directory holds actions.jsonl, ",
+           "blocks.jsonl and session.json)");
+  std::vector<T> out;
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n)
+    if (line.find_first_not_of(" \t\r") != std::string::npos) out.push_back(parse(line, str(path, ":", n)));
+  WL_CHECK(!in.bad(), "cannot read ", path);
+  return out;
+}
+
+}  // namespace
+
+// [SECTION] the lines
+
+bool FrameLine::operator==(const FrameLine& o) const {
+  return frame == o.frame && time_s == o.time_s && block == o.block && block_frame == o.block_frame && action == o.action &&
+         input.has_value() == o.input.has_value() && (!input || same_input(*input, *o.input)) && fnv1a64 == o.fnv1a64;
+}
+
+bool BlockLine::operator==(const BlockLine& o) const {
+  return block == o.block && epoch == o.epoch && first_latent_frame == o.first_latent_frame &&
+         first_video_frame == o.first_video_frame && actions.frames == o.actions.frames && actions.dims == o.actions.dims &&
+         actions.values == o.actions.values && seed == o.seed && noise_counter == o.noise_counter &&
+         denoise_steps == o.denoise_steps && state_policy == o.state_policy;
+}
+
+std::string frame_line_json(const ActionSpec& spec, const FrameLine& line) {
+  WL_CHECK(static_cast<int>(line.action.size()) == spec.width(), "frame ", line.frame, ": an action of ", line.action.size(),
+           " values for the ", spec.width(), "-D ", spec.world, " action space");
+  Json j;
+  j["frame"] = line.frame;
+  j["time"] = line.time_s;
+  j["block"] = line.block;
+  j["block_frame"] = line.block_frame;
+  Json action = Json::object();
+  for (int a = 0; a < spec.width(); ++a) action[spec.dims[a].name] = short_double(line.action[a]);
+  j["action"] = std::move(action);
+  if (line.input) j["input"] = input_json(*line.input);
+  j["fnv1a64"] = hex16(line.fnv1a64);
+  return j.dump();
+}
+
+FrameLine parse_frame_line(const ActionSpec& spec, std::string_view text, const std::string& where) {
+  Json j = parse_json(text, where);
+  FrameLine line;
+  line.frame = get<int64_t>(j, "frame", where);
+  line.time_s = get<double>(j, "time", where);
+  line.block = j.contains("block") ? get<int64_t>(j, "block", where) : -1;
+  line.block_frame = j.contains("block_frame") ? get<int64_t>(j, "block_frame", where) : -1;
+  WL_CHECK(j.contains("action") && j["action"].is_object(), where, ": 'action' should be an object of the ", spec.world,
+           " action fields");
+  const Json& action = j["action"];
+  for (const ActionDim& d : spec.dims) {
+    WL_CHECK(action.contains(d.name), where, ": action field '", d.name, "' of the ", spec.world,
+             " world is missing; hint: was this file recorded in another world?");
+    float v = get<float>(action, d.name.c_str(), where);
+    WL_CHECK(std::isfinite(v) && v >= d.min && v <= d.max, where, ": action '", d.name, "' is ", v, ", outside [", d.min, ", ",
+             d.max, "]");
+    line.action.push_back(v);
+  }
+  WL_CHECK(static_cast<int>(action.size()) == spec.width(), where, ": 'action' has ", action.size(), " fields, the ",
+           spec.world, " world ", spec.width(), "; hint: was this file recorded in another world?");
+  if (j.contains("input")) line.input = input_from(j["input"], where);
+  line.fnv1a64 = j.contains("fnv1a64") ? parse_hex(j["fnv1a64"], where, "fnv1a64") : 0;
+  return line;
+}
+
+std::string block_line_json(const BlockLine& b) {
+  Json j;
+  j["block"] = b.block;
+  j["epoch"] = b.epoch;
+  j["first_latent_frame"] = b.first_latent_frame;
+  j["first_video_frame"] = b.first_video_frame;
+  j["seed"] = b.seed;
+  j["noise_counter"] = b.noise_counter;
+  j["denoise_steps"] = b.denoise_steps;
+  j["state_policy"] = b.state_policy;
+  Json rows = Json::array();
+  for (int t = 0; t < b.actions.frames; ++t) {
+    Json row = Json::array();
+    for (int a = 0; a < b.actions.dims; ++a) row.push_back(short_double(b.actions.row(t)[a]));
+    rows.push_back(std::move(row));
+  }
+  j["actions"] = std::move(rows);
+  return j.dump();
+}
+
+BlockLine parse_block_line(std::string_view text, const std::string& where) {
+  Json j = parse_json(text, where);
+  BlockLine b;
+  b.block = get<int64_t>(j, "block", where);
+  b.epoch = get<int64_t>(j, "epoch", where);
+  b.first_latent_frame = get<int64_t>(j, "first_latent_frame", where);
+  b.first_video_frame = get<int64_t>(j, "first_video_frame", where);
+  b.seed = get<uint64_t>(j, "seed", where);
+  b.noise_counter = get<uint64_t>(j, "noise_counter", where);
+  b.denoise_steps = get<int>(j, "denoise_steps", where);
+  WL_CHECK(b.denoise_steps >= 1 && b.denoise_steps <= 50, where, ": denoise_steps ", b.denoise_steps, " is outside 1..50");
+  b.state_policy = get<std::string>(j, "state_policy", where);
+  auto rows = get<std::vector<std::vector<float>>>(j, "actions", where);
+  WL_CHECK(!rows.empty() && rows.size() <= 64, where, ": 'actions' should hold 1..64 rows [T, A], found ", rows.size());
+  b.actions.frames = static_cast<int>(rows.size());
+  b.actions.dims = static_cast<int>(rows.front().size());
+  for (const auto& row : rows) {
+    WL_CHECK(static_cast<int>(row.size()) == b.actions.dims, where, ": the rows of 'actions' differ in width");
+    for (float v : row) WL_CHECK(std::isfinite(v), where, ": 'actions' holds a non-finite value");
+    b.actions.values.insert(b.actions.values.end(), row.begin(), row.end());
+  }
+  return b;
+}
+
+std::vector<FrameLine> read_frame_lines(const std::string& path, const ActionSpec& spec) {
+  return read_lines<FrameLine>(path, [&](const std::string& l, const std::string& w) { return parse_frame_line(spec, l, w); });
+}
+
+std::vector<BlockLine> read_block_lines(const std::string& path) {
+  return read_lines<BlockLine>(path, [](const std::string& l, const std::string& w) { return parse_block_line(l, w); });
+}
+
+// [SECTION] session.json
+
+SessionHeader make_session_header(const WorldModel& model, const ModelSource& source, const std::string& device,
+                                  uint64_t seed, const std::string& player, const std::string& kind) {
+  SessionHeader h;
+  h.engine = str("worldloop ", kVersion, " (commit ", kGitCommit, ", ", kBuildFlavour, ")");
+  h.kind = kind;
+  h.model_hash = model.hash_hex();
+  h.model_label = model.info().label;
+  h.model_config = config_to_json(model.dit().config());
+  h.model_source = source;
+  h.device = device;
+  h.world = model.info().world;
+  h.fps = model.info().fps;
+  h.width = 8 * model.info().latent_w;
+  h.height = 8 * model.info().latent_h;
+  h.seed = seed;
+  h.player = player;
+  return h;
+}
+
+std::unique_ptr<WorldModel> load_model(const ModelSource& source, const std::string& device) {
+  WorldModelOptions options{device, device != "cpu"};
+  if (source.kind == "random_tiny") return WorldModel::random_tiny(source.world, source.seed, options, source.latent_size);
+  WL_CHECK(source.kind == "dir", "model source kind '", source.kind, "' is unknown (expected random_tiny or dir)");
+  return WorldModel::load(source.dir, options);
+}
+
+std::string session_json(const SessionHeader& h) {
+  Json j;
+  j["format"] = kSessionFormat;
+  j["version"] = kSessionVersion;
+  j["engine"] = h.engine;
+  j["kind"] = h.kind;
+  j["model"] = {{"hash", h.model_hash},
+                {"label", h.model_label},
+                {"source",
+                 {{"kind", h.model_source.kind},
+                  {"dir", h.model_source.dir},
+                  {"world", h.model_source.world},
+                  {"seed", h.model_source.seed},
+                  {"latent_size", h.model_source.latent_size}}},
+                {"config", h.model_config.empty() ? Json::object() : Json::parse(h.model_config)}};
+  j["device"] = h.device;
+  j["world"] = h.world;
+  j["fps"] = h.fps;
+  j["width"] = h.width;
+  j["height"] = h.height;
+  j["seed"] = h.seed;
+  j["player"] = h.player;
+  j["settings"] = Json::array();
+  for (const SettingsChange& s : h.settings)
+    j["settings"].push_back({{"block", s.block},
+                             {"denoise_steps", s.denoise_steps},
+                             {"seed", s.seed},
+                             {"block_frames", s.block_frames},
+                             {"state_policy", s.state_policy}});
+  j["events"] = Json::array();
+  for (const SessionEvent& e : h.events)
+    j["events"].push_back({{"frame", e.frame},
+                           {"time", e.time_s},
+                           {"kind", e.kind},
+                           {"name", e.name},
+                           {"ok", e.ok},
+                           {"message", e.message},
+                           {"epoch", e.epoch}});
+  j["epochs"] = Json::array();
+  for (const EpochOrigin& e : h.epochs) j["epochs"].push_back({{"epoch", e.epoch}, {"origin", e.origin}, {"file", e.file}});
+  j["frames"] = h.frames;
+  j["blocks"] = h.blocks;
+  j["frames_fnv1a64"] = hex16(h.frames_fnv1a64);
+  j["complete"] = h.complete;
+  return j.dump(2) + "\n";
+}
+
+SessionHeader parse_session_json(const std::string& text, const std::string& where) {
+  Json j = parse_json(text, where);
+  WL_CHECK(j.is_object() && j.value("format", "") == kSessionFormat, where, ": not a worldloop session (format ",
+           j.is_object() && j.contains("format") ? j["format"].dump() : "missing", ", expected \"", kSessionFormat, "\")");
+  WL_CHECK(get<int>(j, "version", where) == kSessionVersion, where, ": session format version ", j["version"].dump(),
+           "; this build reads version ", kSessionVersion);
+  SessionHeader h;
+  h.engine = get<std::string>(j, "engine", where);
+  h.kind = get<std::string>(j, "kind", where);
+  const Json& m = j.at("model");
+  h.model_hash = get<std::string>(m, "hash", where);
+  h.model_label = get<std::string>(m, "label", where);
+  if (m.contains("config") && !m["config"].empty()) h.model_config = m["config"].dump();
+  const Json& s = m.at("source");
+  h.model_source = {get<std::string>(s, "kind", where), get<std::string>(s, "dir", where), get<std::string>(s, "world", where),
+                    get<uint64_t>(s, "seed", where), get<int>(s, "latent_size", where)};
+  h.device = get<std::string>(j, "device", where);
+  h.world = get<std::string>(j, "world", where);
+  h.fps = get<double>(j, "fps", where);
+  h.width = get<int>(j, "width", where);
+  h.height = get<int>(j, "height", where);
+  h.seed = get<uint64_t>(j, "seed", where);
+  h.player = get<std::string>(j, "player", where);
+  for (const Json& c : get<Json>(j, "settings", where))
+    h.settings.push_back({get<int64_t>(c, "block", where), get<int>(c, "denoise_steps", where), get<uint64_t>(c, "seed", where),
+                          get<int>(c, "block_frames", where), get<std::string>(c, "state_policy", where)});
+  for (const Json& e : get<Json>(j, "events", where))
+    h.events.push_back({get<int64_t>(e, "frame", where), get<double>(e, "time", where), get<std::string>(e, "kind", where),
+                        get<std::string>(e, "name", where), get<bool>(e, "ok", where), get<std::string>(e, "message", where),
+                        get<int64_t>(e, "epoch", where)});
+  for (const Json& e : get<Json>(j, "epochs", where))
+    h.epochs.push_back({get<int64_t>(e, "epoch", where), get<std::string>(e, "origin", where), get<std::string>(e, "file", where)});
+  h.frames = get<int64_t>(j, "frames", where);
+  h.blocks = get<int64_t>(j, "blocks", where);
+  h.frames_fnv1a64 = parse_hex(j.at("frames_fnv1a64"), where, "frames_fnv1a64");
+  h.complete = get<bool>(j, "complete", where);
+  return h;
+}
+
+SessionHeader read_session_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  WL_CHECK(in.good(), "cannot open ", path, "; hint: name a directory written by `play --record DIR` or `rollout`");
+  return parse_session_json(std::string(std::istreambuf_iterator<char>(in), {}), path);
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    WL_CHECK(!out.fail(), "cannot write ", tmp, "; hint: is the disk full or the directory read-only?");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  WL_CHECK(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+}
+
+// [SECTION] writing a session directory
+
+void claim_new_dir(const std::string& dir, const std::string& flag) {
+  WL_CHECK(!dir.empty(), flag, " needs a directory name");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    WL_CHECK(fs::is_directory(dir) && fs::is_empty(dir), flag, " ", dir, " already exists",
+             fs::is_directory(dir) ? " and is not empty" : " (a file)",
+             "; a session is never overwritten; hint: name a new directory or delete that one");
+    return;
+  }
+  fs::create_directories(dir, ec);
+  WL_CHECK(!ec, "cannot create ", flag, " ", dir, ": ", ec.message());
+}
+
+uint64_t frame_fnv1a64(const FrameTarget& f) {
+  uint64_t hash = kFnvOffset;
+  for (int y = 0; y < f.height; ++y) hash = fnv1a({f.pixels + y * f.row_pitch, static_cast<size_t>(f.width) * 4}, hash);
+  return hash;
+}
+
+SessionFiles::SessionFiles(const std::string& dir, const ActionSpec& spec, int width, int height, double fps, bool video,
+                           bool offline)
+    : dir_(dir), spec_(spec), hash_(kFnvOffset) {
+  const std::string actions = (fs::path(dir) / "actions.jsonl").string(), blocks = (fs::path(dir) / "blocks.jsonl").string();
+  actions_.open(actions, std::ios::binary | std::ios::trunc);
+  WL_CHECK(actions_.good(), "cannot create ", actions, "; hint: is the directory writable?");
+  blocks_.open(blocks, std::ios::binary | std::ios::trunc);
+  WL_CHECK(blocks_.good(), "cannot create ", blocks, "; hint: is the directory writable?");
+  if (!video) return;
+#ifdef WL_WITH_RECORDING
+  RecorderInfo info{.path = (fs::path(dir) / "video.mp4").string(), .width = width, .height = height};
+  info.fps = std::abs(fps - std::round(fps)) < 1e-9 ? FrameRate{static_cast<int>(std::round(fps)), 1}
+                                                    : FrameRate{static_cast<int>(std::round(fps * 1000)), 1000};
+  info.block_when_full = offline;   // offline writers wait for the encoder; the real-time loop never does
+  recorder_ = std::make_shared<Recorder>(info);
+#else
+  (void)width, (void)height, (void)fps, (void)offline;
+  WL_FAIL("this build has no recording (FFmpeg), so ", dir, "/video.mp4 cannot be written; hint: rebuild with "
+          "-DWL_RECORDING=ON");
+#endif
+}
+
+SessionFiles::~SessionFiles() = default;
+
+void SessionFiles::frame(const FrameLine& line, const FrameTarget& pixels) {
+  for (int y = 0; y < pixels.height; ++y)
+    hash_ = fnv1a({pixels.pixels + y * pixels.row_pitch, static_cast<size_t>(pixels.width) * 4}, hash_);
+  actions_ << frame_line_json(spec_, line) << '\n';
+  actions_.flush();   // a killed session keeps every line written
+#ifdef WL_WITH_RECORDING
+  if (recorder_) recorder_->push(pixels, line.frame);
+#endif
+  ++frames_;
+}
+
+void SessionFiles::block(const BlockLine& line) {
+  blocks_ << block_line_json(line) << '\n';
+  blocks_.flush();
+}
+
+std::string SessionFiles::finish() {
+  std::string video = "no video";
+  actions_.close();
+  blocks_.close();
+  WL_CHECK(!actions_.fail() && !blocks_.fail(), "cannot write the session logs in ", dir_, "; hint: is the disk full?");
+#ifdef WL_WITH_RECORDING
+  if (recorder_) {
+    recorder_->stop();
+    RecorderStats s = recorder_->stats();
+    video = str(s.frames_written, " frames (", s.encoder, s.frames_dropped ? str(", ", s.frames_dropped, " dropped") : "", ")");
+    recorder_.reset();
+  }
+#endif
+  return video;
+}
+
+// [SECTION] SessionRecorder
+
+namespace {
+
+std::string snapshot_checksum(const std::string& path) {
+  auto file = SafetensorsFile::open(path);
+  auto it = file.metadata().find("checksum");
+  return it == file.metadata().end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+SessionRecorder::SessionRecorder(const WorldModel& model, SessionHeader header, bool offline)
+    : model_(model), header_(std::move(header)), offline_(offline) {}
+
+SessionRecorder::~SessionRecorder() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    WL_LOG_WARN("record", "stopping the recording failed: ", e.what());
+  }
+}
+
+std::string SessionRecorder::copy_origin() {
+  if (origin_path_.empty()) return "";
+  std::string found;
+  try {
+    found = snapshot_checksum(origin_path_);
+  } catch (const std::exception& e) {
+    WL_FAIL("cannot record: this session began by loading ", origin_path_, ", which cannot be read now (", e.what(),
+            "); hint: load a snapshot or reset, then start recording");
+  }
+  WL_CHECK(found == origin_checksum_, "cannot record: this session began by loading ", origin_path_,
+           ", which was overwritten since, so a replay could not start from it; hint: load it again (or reset), then ",
+           "start recording");
+  fs::create_directories(fs::path(dir_) / "snapshots");
+  std::string file = str("snapshots/epoch_", epoch_, ".wlsnap");
+  fs::copy_file(origin_path_, fs::path(dir_) / file, fs::copy_options::overwrite_existing);
+  return file;
+}
+
+void SessionRecorder::start(const std::string& dir) {
+  if (files_) return;
+  claim_new_dir(dir, "--record");
+  dir_ = dir;
+  try {
+    header_.epochs.clear();
+    header_.events.clear();
+    header_.settings.clear();
+    std::string file = copy_origin();
+    header_.epochs.push_back({epoch_, file.empty() ? "fresh" : "snapshot", file});
+    if (!epoch_blocks_.empty()) {
+      const BlockLine& b = epoch_blocks_.front();
+      header_.settings.push_back({b.block, b.denoise_steps, b.seed, b.actions.frames, b.state_policy});
+    }
+    files_ = std::make_unique<SessionFiles>(dir, model_.action_spec(), header_.width, header_.height, header_.fps, true, offline_);
+    for (size_t i = 0; i < epoch_blocks_.size(); ++i) {
+      const BlockLine& b = epoch_blocks_[i];
+      SettingsChange c{b.block, b.denoise_steps, b.seed, b.actions.frames, b.state_policy};
+      if (i > 0 && (c.denoise_steps != header_.settings.back().denoise_steps || c.seed != header_.settings.back().seed ||
+                    c.block_frames != header_.settings.back().block_frames ||
+                    c.state_policy != header_.settings.back().state_policy))
+        header_.settings.push_back(c);
+      files_->block(b);
+    }
+    header_.blocks = static_cast<int64_t>(epoch_blocks_.size());
+    header_.events.push_back({frames_seen_, last_time_, "record_start", "", true, str("recording into ", dir), epoch_});
+    header_.complete = false;
+    write_header();
+  } catch (...) {
+    files_.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);   // it was new or empty: nothing of anyone else's is removed
+    throw;
+  }
+  WL_LOG_INFO("record", "recording into ", dir);
+}
+
+std::string SessionRecorder::stop() {
+  if (!files_) return "";
+  header_.events.push_back({frames_seen_, last_time_, "record_stop", "", true, "", epoch_});
+  std::string video = files_->finish();
+  header_.frames = files_->frames();
+  header_.frames_fnv1a64 = files_->hash();
+  header_.complete = true;
+  files_.reset();
+  write_header();
+  return str("wrote ", dir_, ": video.mp4 ", video, ", actions.jsonl, blocks.jsonl, session.json");
+}
+
+void SessionRecorder::write_header() {
+  if (files_) {
+    header_.frames = files_->frames();
+    header_.frames_fnv1a64 = files_->hash();
+  }
+  write_file_atomic((fs::path(dir_) / "session.json").string(), session_json(header_));
+}
+
+void SessionRecorder::block_started(const BlockStarted& b) {
+  if (b.epoch != epoch_) {   // the event that replaced the session came first and set the origin
+    epoch_ = b.epoch;
+    epoch_blocks_.clear();
+  }
+  BlockLine line{b.index, b.epoch, b.first_latent_frame, b.first_video_frame, *b.actions, b.seed, b.noise_counter,
+                 b.denoise_steps, b.state_policy};
+  SettingsChange now{b.index, b.denoise_steps, b.seed, b.actions->frames, b.state_policy};
+  bool changed = !settings_ || now.denoise_steps != settings_->denoise_steps || now.seed != settings_->seed ||
+                 now.block_frames != settings_->block_frames || now.state_policy != settings_->state_policy;
+  settings_ = now;
+  epoch_blocks_.push_back(line);
+  if (!files_) return;
+  files_->block(line);
+  ++header_.blocks;
+  if (changed) {
+    header_.settings.push_back(now);
+    write_header();
+  }
+}
+
+void SessionRecorder::frame_shown(const FrameShown& f) {
+  frames_seen_ = f.index + 1;
+  last_time_ = f.time_s;
+  if (!files_) return;
+  FrameLine line{f.index, f.time_s, f.block, f.block_frame, *f.action, *f.input, frame_fnv1a64(*f.pixels)};
+  files_->frame(line, *f.pixels);
+}
+
+void SessionRecorder::event(const LoopEvent& e) {
+  if (e.ok && (e.kind == "load" || e.kind == "reset")) {
+    origin_path_ = e.kind == "load" ? e.path : "";
+    try {
+      origin_checksum_ = e.kind == "load" ? snapshot_checksum(e.path) : "";
+    } catch (const std::exception&) {
+      origin_checksum_ = "unreadable";   // start()/copy_origin() refuses with the reason
+    }
+  }
+  if (!files_) return;
+  header_.events.push_back({frames_seen_, last_time_, e.kind, e.name, e.ok, e.message, e.epoch});
+  if (e.ok && (e.kind == "load" || e.kind == "reset")) {
+    epoch_ = e.epoch;
+    epoch_blocks_.clear();
+    try {
+      std::string file = copy_origin();
+      header_.epochs.push_back({e.epoch, file.empty() ? "fresh" : "snapshot", file});
+    } catch (const std::exception& error) {   // the loop goes on; replay will refuse this epoch with the reason
+      header_.epochs.push_back({e.epoch, "unavailable", error.what()});
+    }
+  }
+  write_header();
+}
+
+}  // namespace wl
