@@ -62,6 +62,17 @@ class RobotWorld : public World {
   // The block a resting block `i` stands on, or -1 for the table (or when it is held or falling).
   int support_of(int i) const;
 
+  // The robot's proprioceptive state [kStateDims] (what datasets store as observation.state): the
+  // tool point x, y, z in metres, roll, pitch, yaw in radians, the finger gap in metres, and 1 while
+  // a block is grasped, else 0. Names in kStateNames.
+  static constexpr int kStateDims = 8;
+  static constexpr std::array<const char*, kStateDims> kStateNames = {"x", "y", "z", "roll", "pitch", "yaw", "gripper_gap",
+                                                                      "holding"};
+  std::array<float, kStateDims> proprio_state() const {
+    const RobotGripper& g = gripper_;
+    return {g.position.x, g.position.y, g.position.z, g.roll, g.pitch, g.yaw, g.gap, g.held >= 0 ? 1.f : 0.f};
+  }
+
  private:
   void turn_and_move(const float* action);
   void open_or_close(float command);
