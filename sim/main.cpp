@@ -5,12 +5,20 @@
 //   worldloop info FILE.safetensors [--prefix P]
 //   worldloop play (--model DIR | --random-tiny [--world W]) [--headless --frames N --out FILE.mp4] [--policy P]
 //   worldloop play --ground-truth [--world NAME] [--policy P] [--frames N] [--record FILE.mp4] [--headless]
+//   worldloop play (--model DIR | --random-tiny) [--headless --frames N] --record SESSION_DIR
+//   worldloop replay SESSION_DIR [--out video.mp4] [--model DIR --force]
+//   worldloop rollout (--model DIR | --random-tiny --world W) --out DIR [--policy P,..] [--actions F..] [--trajectory F..]
+//                     [--seed S --seeds N] [--frames N] [--batch B] [--branch K --from FILE.wlsnap] [--device cuda]
 //   worldloop dataset --world W --episodes N --frames F [--policy P] --out DIR [--seed S] [--size 128]
 //   worldloop view IMAGE_OR_VIDEO [--headless --frames N --out PNG]
 //   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE]
 //   worldloop forward --model DIR --inputs IN.safetensors --out OUT.safetensors
 //   worldloop decode --vae DIR --latents IN.safetensors --out OUT.safetensors|OUT.mp4
-//   worldloop train --stage ae|dit --world W --out RUN_DIR [--ae RUN_DIR] [--steps N] [--batch B] [--lr X] [--resume]
+//   worldloop synth (--model DIR | --world robot | --random-tiny | --ground-truth) --episodes N --frames F --out DIR [--shard i/n]
+//   worldloop synth --merge OUT SHARD_DIRS...
+//   worldloop train --stage ae|dit|rollout --world W --out RUN_DIR [--ae RUN_DIR | --init RUN_DIR] [--steps N] [--resume]
+//   worldloop export --run RUN_DIR --out WORLD_DIR [--dtype f16|f32]
+//   worldloop eval (--world W | --model DIR) [--seeds N] [--json FILE] [--card README.md] [--device cpu|cuda]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -21,11 +29,15 @@
 #include "model/safetensors.h"
 #include "sim/bench.h"
 #include "sim/decode.h"
+#include "sim/eval.h"
 #include "sim/dataset.h"
 #include "sim/forward.h"
 #include "sim/ground_truth.h"
 #include "sim/info.h"
 #include "sim/play.h"
+#include "sim/replay.h"
+#include "sim/rollout.h"
+#include "sim/synth.h"
 #include "sim/train.h"
 #include "sim/version.h"
 #include "sim/view.h"
@@ -74,17 +86,17 @@ int main(int argc, char** argv) {
   play_cmd->add_option("--frames", truth.frames, "Stop after this many frames (0: until Esc; headless: 200)");
   play_cmd->add_option("--seed", truth.seed, "World, noise and policy seed")->capture_default_str();
   play_cmd->add_option("--size", truth.size, "Frame width and height in pixels")->needs(truth_flag)->capture_default_str();
-  play_cmd->add_option("--record", truth.record, "Record the world's frames to this MP4 (actions beside it as jsonl)")
-      ->needs(truth_flag);
+  play_cmd->add_option("--record", truth.record, "Ground truth: record to this MP4 (actions beside it as jsonl); world model: "
+                                                 "record the session into this new directory (replayable)");
   play_cmd->add_option("--bindings", truth.bindings, "A bindings file overriding the default keys");
   play_cmd->add_flag("--headless", truth.headless, "No window: a scripted policy plays");
   play_cmd->add_option("--out", model_play.out, "World model: write the frames shown to this MP4")->excludes(truth_flag);
   play_cmd->add_option("--device", model_play.device, "World model: cpu or cuda")->excludes(truth_flag)->capture_default_str();
   play_cmd->add_option("--block-frames", model_play.block_frames, "World model: latent frames per block (0: the world's)")
       ->excludes(truth_flag);
-  play_cmd->add_option("--denoise-steps", model_play.denoise_steps, "World model: sampler steps per block")
+  play_cmd->add_option("--denoise-steps", model_play.denoise_steps, "World model: sampler steps per block (0: the world's)")
       ->excludes(truth_flag)
-      ->capture_default_str();
+      ->check(CLI::Range(0, 50));
   play_cmd->add_option("--snapshots", model_play.snapshot_dir, "World model: folder for F5/F9 and the overlay's save slots")
       ->excludes(truth_flag)
       ->capture_default_str();
@@ -117,7 +129,7 @@ int main(int argc, char** argv) {
 
   wl::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure speed and memory; prints a table, optionally JSON");
-  bench_cmd->add_option("--section", bench.sections, "Run only these sections: worlds, present, loop, dit, decoders")
+  bench_cmd->add_option("--section", bench.sections, "Run only these sections: worlds, present, loop, worlds-models, dit, decoders")
       ->delimiter(',');
   bench_cmd->add_option("--repeats", bench.repeats, "Timed repetitions per row; the median is reported")->capture_default_str();
   bench_cmd->add_option("--world-frames", bench.world_frames, "Steps per repetition for the worlds section")->capture_default_str();
@@ -134,6 +146,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_cmd->add_option("--loop-world", bench.loop_world, "World of the loop section")->capture_default_str();
   bench_cmd->add_option("--loop-frames", bench.loop_frames, "Displayed frames per run of the loop section")
+      ->capture_default_str();
+  bench_cmd->add_option("--model", bench.models, "worlds-models section: also time these world directories");
+  bench_cmd->add_option("--model-frames", bench.model_frames, "Displayed frames per run of the worlds-models section")
       ->capture_default_str();
 
   wl::ForwardOptions forward;
@@ -158,11 +173,20 @@ int main(int argc, char** argv) {
   decode_cmd->add_option("--fps", decode.fps, "Frame rate of an .mp4")->capture_default_str();
 
   wl::TrainOptions train;
-  CLI::App* train_cmd = app.add_subcommand("train", "Train a world: the autoencoder (stage ae), then the DiT (stage dit)");
-  train_cmd->add_option("--stage", train.stage, "ae or dit")->required();
+  CLI::App* train_cmd = app.add_subcommand("train", "Train a world: the autoencoder (stage ae), the DiT (stage dit), then on its own rollouts (stage rollout)");
+  train_cmd->add_option("--stage", train.stage, "ae, dit or rollout")->required();
   train_cmd->add_option("--world", train.world, "voxel, driving or robot")->capture_default_str();
   train_cmd->add_option("--out", train.out, "The run directory (new, or the run to --resume)")->required();
   train_cmd->add_option("--ae", train.ae, "Stage dit: the autoencoder run directory or its .safetensors");
+  train_cmd->add_option("--init", train.init, "Stage dit, rollout: a dit/rollout run or an exported world to start from");
+  train_cmd->add_option("--max-minutes", train.max_minutes, "Checkpoint and stop after this much wall time (0: no limit)")
+      ->capture_default_str();
+  train_cmd->add_option("--ema", train.ema, "Decay of the saved weight average (0: save the trained weights)")->capture_default_str();
+  train_cmd->add_option("--denoise-steps", train.denoise_steps, "Stage dit, rollout: the world's sampler steps")->capture_default_str();
+  train_cmd->add_option("--timestep-shift", train.timestep_shift, "Stage dit, rollout: flow shift of training and sampling")
+      ->capture_default_str();
+  train_cmd->add_option("--df-weight", train.df_weight, "Stage rollout: weight of the dit loss beside the rollout loss")
+      ->capture_default_str();
   train_cmd->add_option("--data", train.data, "A `worldloop dataset` folder instead of simulating on the fly");
   train_cmd->add_option("--steps", train.steps, "Optimizer steps in total")->capture_default_str();
   train_cmd->add_option("--batch", train.batch, "Frames (ae) or clips (dit) per step; 0: ae 16, dit 8")->capture_default_str();
@@ -174,12 +198,94 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--log-every", train.log_every, "Steps between progress lines")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "Data, noise and initialisation seed")->capture_default_str();
   train_cmd->add_option("--size", train.size, "Frame width and height in pixels (latents are 8x smaller)")->capture_default_str();
-  train_cmd->add_option("--policy", train.policy, "Scripted policy that plays the simulator (default: the world's first)");
+  train_cmd->add_option("--policy", train.policy,
+                        "Policy that plays the simulator (default: the world's scripted one and sticky_random, alternating)");
   train_cmd->add_option("--latent-channels", train.ae_config.latent_channels, "Stage ae: latent channels C")
       ->capture_default_str();
   train_cmd->add_option("--model-size", train.model_size, "Stage dit: tiny or small")->capture_default_str();
   train_cmd->add_option("--clip-frames", train.clip_frames, "Stage dit: latent frames per clip")->capture_default_str();
   train_cmd->add_option("--block-frames", train.block_frames, "Stage dit: latent frames per block")->capture_default_str();
+
+  wl::ExportOptions export_world;
+  CLI::App* export_cmd = app.add_subcommand("export", "Make a self-contained world directory from a dit or rollout run");
+  export_cmd->add_option("--run", export_world.run, "The `worldloop train --stage dit|rollout` run directory")->required();
+  export_cmd->add_option("--out", export_world.out, "The world directory to write (new, or an earlier export)")->required();
+  export_cmd->add_option("--dtype", export_world.dtype, "Weight dtype: f16 (shipped worlds) or f32")->capture_default_str();
+
+  wl::EvalOptions eval;
+  std::string eval_world;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "Score a trained world against its simulator: fidelity, action response, "
+                                                  "stability, speed");
+  auto* eval_world_opt = eval_cmd->add_option("--world", eval_world, "Shipped world: voxel, driving or robot");
+  eval_cmd->add_option("--model", eval.model, "A world directory (train's step_N folder)")->excludes(eval_world_opt);
+  eval_cmd->add_option("--seeds", eval.seeds, "Episodes per test (seeds 1000, 1001, ...)")->capture_default_str();
+  eval_cmd->add_option("--horizons", eval.horizons, "Frames after the context to score")->delimiter(',')->capture_default_str();
+  eval_cmd->add_option("--context-frames", eval.context_frames, "Simulator frames seeded before each test")->capture_default_str();
+  eval_cmd->add_option("--response-frames", eval.response_frames, "Frames each opposing action is held")->capture_default_str();
+  eval_cmd->add_option("--stability-frames", eval.stability_frames, "Frames of the long rollout")->capture_default_str();
+  eval_cmd->add_option("--motion-window", eval.motion_window, "Frames per motion window")->capture_default_str();
+  eval_cmd->add_option("--colour-margin", eval.colour_margin, "Allowed channel mean outside the simulator's range")
+      ->capture_default_str();
+  eval_cmd->add_option("--denoise-steps", eval.denoise_steps, "Sampler steps per block")->capture_default_str();
+  eval_cmd->add_option("--block-frames", eval.block_frames, "Latent frames per block (0: the world's)")->capture_default_str();
+  eval_cmd->add_option("--policy", eval.policy, "Scripted policy (default: the world's own)");
+  eval_cmd->add_option("--device", eval.device, "cpu or cuda")->capture_default_str();
+  eval_cmd->add_option("--json", eval.json_path, "Also write the report as JSON to this file");
+  eval_cmd->add_option("--card", eval.card_path, "Also write it into this markdown card between <!-- eval:begin/end -->");
+
+  wl::SynthOptions synth;
+  std::string synth_shard = "0/1", synth_merge;
+  std::vector<std::string> synth_shard_dirs;
+  bool synth_no_progress = false;
+  CLI::App* synth_cmd = app.add_subcommand("synth", "Robot data synthesis: a LeRobot v2.1 dataset played by a policy");
+  synth_cmd->add_option("--out", synth.out, "The dataset folder (new, empty, or the same dataset to resume)");
+  synth_cmd->add_option("--episodes", synth.episodes, "Episodes in the dataset (all shards together)")->capture_default_str();
+  synth_cmd->add_option("--frames", synth.frames, "Frames per episode")->capture_default_str();
+  synth_cmd->add_option("--policy", synth.policy, "pick_place or sticky_random")->capture_default_str();
+  synth_cmd->add_option("--actions", synth.actions_file, "Replay this actions.jsonl instead of a policy");
+  synth_cmd->add_option("--model", synth.model_dir, "Video from this world directory");
+  synth_cmd->add_option("--world", synth.world, "Video from this shipped world (robot)");
+  synth_cmd->add_flag("--random-tiny", synth.random_tiny, "Video from a RANDOM-WEIGHT tiny model (tests)");
+  synth_cmd->add_flag("--ground-truth", synth.ground_truth, "Video from the simulator itself");
+  synth_cmd->add_option("--size", synth.size, "Ground truth: frame width and height in pixels")->capture_default_str();
+  synth_cmd->add_option("--seed", synth.seed, "Episode e's seed is a hash of (seed, e)")->capture_default_str();
+  synth_cmd->add_option("--task", synth.task, "The task text (default: one describing the policy)");
+  synth_cmd->add_option("--shard", synth_shard, "i/n: make the episodes e with e % n == i")->capture_default_str();
+  synth_cmd->add_option("--device", synth.device, "World model: cpu or cuda")->capture_default_str();
+  synth_cmd->add_option("--denoise-steps", synth.denoise_steps, "World model: sampler steps per block (0: the world's)")->capture_default_str();
+  synth_cmd->add_flag("--no-progress", synth_no_progress, "No progress bar on stderr");
+  synth_cmd->add_option("--merge", synth_merge, "Join the shard folders named after it into this dataset folder");
+  synth_cmd->add_option("shard_dirs", synth_shard_dirs, "With --merge: the shard runs' --out folders");
+
+  wl::ReplayOptions replay;
+  CLI::App* replay_cmd = app.add_subcommand("replay", "Regenerate a recorded session from its logs and check it frame by frame");
+  replay_cmd->add_option("session", replay.session_dir, "A directory written by `play --record DIR` or `rollout`")->required();
+  replay_cmd->add_option("--out", replay.out, "Also write the regenerated frames to this MP4");
+  replay_cmd->add_option("--model", replay.model_dir, "Replay with this world directory instead of the recorded model");
+  replay_cmd->add_option("--device", replay.device, "cpu or cuda")->capture_default_str();
+  replay_cmd->add_flag("--force", replay.force, "Replay with a different model anyway; reports the first differing frame");
+
+  wl::RolloutOptions rollout;
+  bool rollout_no_progress = false, rollout_no_video = false;
+  CLI::App* rollout_cmd = app.add_subcommand("rollout", "Headless batched rollouts of a world model: seeds x action sources");
+  auto* rollout_model = rollout_cmd->add_option("--model", rollout.model_dir, "A world directory");
+  rollout_cmd->add_flag("--random-tiny", rollout.random_tiny, "A tiny world model with RANDOM WEIGHTS (tests)")->excludes(rollout_model);
+  rollout_cmd->add_option("--world", rollout.world, "With --random-tiny: voxel, driving or robot")->capture_default_str();
+  rollout_cmd->add_option("--out", rollout.out, "Output directory (new, empty, or this run's to resume)")->required();
+  rollout_cmd->add_option("--policy", rollout.policies, "Scripted policies, one action source each")->delimiter(',');
+  rollout_cmd->add_option("--actions", rollout.action_files, "actions.jsonl files, one action source each");
+  rollout_cmd->add_option("--trajectory", rollout.trajectories, "Driving: jsonl of {frames, speed, curvature} segments");
+  rollout_cmd->add_option("--seed", rollout.seed, "First seed")->capture_default_str();
+  rollout_cmd->add_option("--seeds", rollout.seeds, "Seeds per action source (seed, seed + 1, ...)")->capture_default_str();
+  rollout_cmd->add_option("--frames", rollout.frames, "Video frames per rollout")->capture_default_str();
+  rollout_cmd->add_option("--batch", rollout.batch, "Rollouts run at once (one batched session)")->capture_default_str();
+  rollout_cmd->add_option("--block-frames", rollout.block_frames, "Latent frames per block (0: the world's)")->capture_default_str();
+  rollout_cmd->add_option("--denoise-steps", rollout.denoise_steps, "Sampler steps per block (0: the world's)")->capture_default_str();
+  rollout_cmd->add_option("--branch", rollout.branch, "Fork K futures from --from (seeds seed .. seed + K - 1)");
+  rollout_cmd->add_option("--from", rollout.from, "With --branch: the saved state (.wlsnap) to fork from");
+  rollout_cmd->add_option("--device", rollout.device, "cpu or cuda")->capture_default_str();
+  rollout_cmd->add_flag("--no-video", rollout_no_video, "Skip video.mp4");
+  rollout_cmd->add_flag("--no-progress", rollout_no_progress, "No progress bar on stderr");
 
   try {
     app.parse(argc, argv);
@@ -210,7 +316,18 @@ int main(int argc, char** argv) {
       model_play.seed = truth.seed;
       model_play.headless = truth.headless;
       model_play.bindings = truth.bindings;
+      model_play.record = truth.record;
       wl::run_model_play(model_play, std::cout);
+      return 0;
+    }
+    if (*replay_cmd) {
+      wl::run_replay(replay, std::cout);
+      return 0;
+    }
+    if (*rollout_cmd) {
+      rollout.progress = !rollout_no_progress;
+      rollout.video = !rollout_no_video;
+      wl::run_rollout(rollout, std::cout);
       return 0;
     }
     if (*dataset_cmd) {
@@ -239,8 +356,34 @@ int main(int argc, char** argv) {
       wl::run_bench(bench, std::cout);
       return 0;
     }
+    if (*eval_cmd) {
+      if (eval.model.empty()) eval.model = eval_world;
+      wl::run_eval(eval, std::cout);
+      return 0;
+    }
+    if (*synth_cmd) {
+      wl::SynthSummary s;
+      if (!synth_merge.empty()) {
+        s = wl::merge_synth(synth_merge, synth_shard_dirs);
+        std::cout << "synth --merge " << synth_merge << ": " << s.episodes_kept << " episodes joined in " << s.seconds << " s\n";
+        return 0;
+      }
+      WL_CHECK(synth_shard_dirs.empty(), "synth: unexpected argument '", synth_shard_dirs.front(), "'; hint: folders after the ",
+               "options are only for --merge OUT SHARD_DIRS...");
+      std::tie(synth.shard_index, synth.shard_count) = wl::parse_shard(synth_shard);
+      synth.progress = !synth_no_progress;
+      s = wl::run_synth(synth);
+      std::cout << "synth " << synth.out << ": " << s.episodes_made << " episode" << (s.episodes_made == 1 ? "" : "s") << " made, "
+                << s.episodes_kept << " already there, " << s.frames_made << " frames in " << s.seconds << " s"
+                << (s.note.empty() ? "" : "; ") << s.note << "\n";
+      return 0;
+    }
     if (*train_cmd) {
       wl::run_train(train, std::cout);
+      return 0;
+    }
+    if (*export_cmd) {
+      wl::export_world(export_world, std::cout);
       return 0;
     }
     std::cout << app.help();
