@@ -430,6 +430,16 @@ std::string setup_line(const EvalReport& r, const EvalOptions& o) {
              kGitCommit, " (", kBuildFlavour, ")");
 }
 
+// Which of the three rules held, so a "no" says what failed.
+std::string stability_verdict(const StabilityScore& st) {
+  std::string failed;
+  auto add = [&](const std::string& what) { failed += (failed.empty() ? "" : ", ") + what; };
+  if (st.non_finite_frames > 0) add(str(st.non_finite_frames, " frames not finite"));
+  if (st.frames_out_of_range > 0) add(str(st.frames_out_of_range, " frames out of the simulator's colour range"));
+  if (st.model_moving_windows < 0.9 * st.sim_moving_windows) add("the picture stops moving");
+  return failed.empty() ? "all finite, none out of range, model moving windows >= 90% of the simulator's" : "failed: " + failed;
+}
+
 std::string stability_lines(const StabilityScore& st, const EvalOptions& o, const char* indent) {
   return str(indent, "non-finite frames: ", st.non_finite_frames, "\n", indent, "channel means, model: ",
              range_text(st.model_min, st.model_max), "\n", indent, "channel means, simulator: ",
@@ -437,8 +447,8 @@ std::string stability_lines(const StabilityScore& st, const EvalOptions& o, cons
              fixed(o.colour_margin, 3), ": ", st.frames_out_of_range, " of ", st.frames, "\n", indent, "moving ",
              o.motion_window, "-frame windows (mean |frame difference| >= ", fixed(st.motion_threshold, 4),
              ", a quarter of the simulator's median): model ", st.model_moving_windows, " of ", st.windows,
-             ", simulator ", st.sim_moving_windows, "\n", indent, "pass: ", st.pass ? "yes" : "no",
-             " (all finite, none out of range, model moving windows >= 90% of the simulator's)\n");
+             ", simulator ", st.sim_moving_windows, "\n", indent, "pass: ", st.pass ? "yes" : "no", " (",
+             stability_verdict(st), ")\n");
 }
 
 std::string eval_text(const EvalReport& r) {

@@ -99,7 +99,8 @@ std::string summary(const WorldModel& model, const LoopStats& s, const std::stri
 
 }  // namespace
 
-void run_model_play(const ModelPlayOptions& o, std::ostream& out) {
+void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
+  ModelPlayOptions o = options;
   WL_CHECK(o.frames >= 0, "--frames must be 0 or more, got ", o.frames);
   WL_CHECK(o.random_tiny != !o.model_dir.empty(), "play needs a world: --model DIR or --random-tiny (random weights)");
   WorldModelOptions mo{o.device, o.device != "cpu"};
@@ -111,7 +112,17 @@ void run_model_play(const ModelPlayOptions& o, std::ostream& out) {
 #ifndef WL_WITH_WINDOW
   WL_CHECK(headless, "this build has no window support (SDL2); hint: pass --headless, or rebuild with -DWL_WINDOW=ON");
 #endif
-  if (!o.headless && !display_there) WL_LOG_INFO("play", "no display (DISPLAY is not set): a scripted policy plays headless");
+  if (!o.headless && !display_there) {
+    WL_LOG_INFO("play", "no display (DISPLAY is not set): a scripted policy plays headless");
+    // Asked to play but nothing can be shown: keep what is played, as a replayable session record.
+    if (o.out.empty() && o.record.empty()) {
+      char stamp[32];
+      const std::time_t now = std::time(nullptr);
+      std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+      o.record = str("recordings/", world, "-", stamp);
+      WL_LOG_INFO("play", "recording the session to ", o.record, "/ (video.mp4, actions.jsonl, session.json)");
+    }
+  }
   std::string policy = o.policy.empty() && headless ? "sticky_random" : o.policy;
   std::unique_ptr<ActionSource> actions =
       policy.empty() ? make_input_actions(o.bindings.empty() ? default_bindings(world) : load_bindings(o.bindings, world))
