@@ -154,16 +154,26 @@ void bench_present_section(const BenchOptions& o, std::vector<BenchRow>& rows) {
   }
 }
 
+// The loop section's world: the shipped world of that name when there is one, else a random-weight
+// tiny model of the same world (its name says so).
+std::unique_ptr<WorldModel> loop_model(const BenchOptions& o, bool cuda) {
+  const WorldModelOptions options{o.device, cuda || o.bf16};
+  for (const std::string& dir : world_search_dirs())
+    if (std::filesystem::exists(std::filesystem::path(dir) / o.loop_world / "config.json"))
+      return WorldModel::load((std::filesystem::path(dir) / o.loop_world).string(), options);
+  return WorldModel::random_tiny(o.loop_world, 1, options);
+}
+
 // The loop as a player runs it: real clock, worker thread, frames paced at the world's rate, a
 // scripted player whose actions change every few frames (the latency samples).
 void bench_loop(const BenchOptions& o, std::vector<BenchRow>& rows) {
   bool cuda = at::Device(o.device).is_cuda();
-  std::unique_ptr<WorldModel> model = WorldModel::random_tiny(o.loop_world, 1, WorldModelOptions{o.device, cuda || o.bf16});
+  std::unique_ptr<WorldModel> model = loop_model(o, cuda);
   MemoryDisplay display(8 * model->info().latent_w, 8 * model->info().latent_h);
   SteadyLoopClock clock;
   std::unique_ptr<ActionSource> actions = make_scripted_actions("sticky_random", o.loop_world, 1);
-  std::string name = str(model->info().random_weights ? "random-weight tiny " : "", o.loop_world, " world, ", o.device,
-                         ", sticky_random player");
+  std::string name = str(model->info().random_weights ? "random-weight tiny " : "shipped ", o.loop_world, " world, ",
+                         o.device, ", sticky_random player");
   std::vector<double> fps, latency_median, latency_p99, jitter, state;
   for (int r = 0; r < o.repeats; ++r) {
     LoopInfo info;
