@@ -277,10 +277,25 @@ TEST_F(Tools, GroundTruthHeadlessRecordsFortyFrames) {
 }
 
 TEST_F(Tools, GroundTruthFlagsNeedGroundTruthAndKnownWorlds) {
-  EXPECT_NE(run("play --policy explore").code, 0);
+  CliResult p = run("play --headless --frames 3 --policy no_such_policy");
+  EXPECT_EQ(p.code, 1);
+  EXPECT_NE(p.err.find("no_such_policy"), std::string::npos) << p.err;
   CliResult r = run("play --ground-truth --headless --world nowhere");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown world 'nowhere'"), std::string::npos) << r.err;
+}
+
+// The shipped worlds play out of the box: `play --world W` headless writes the frames it showed.
+TEST_F(Tools, ShippedWorldPlaysHeadlessIntoAnMp4) {
+#ifndef WL_WITH_RECORDING
+  GTEST_SKIP() << "this build has no recording";
+#else
+  const std::string mp4 = path("driving.mp4");
+  CliResult r = run("play --world driving --headless --frames 12 --out '" + mp4 + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("12 frames"), std::string::npos) << r.out;
+  EXPECT_GT(std::filesystem::file_size(mp4), 1000u);
+#endif
 }
 
 }  // namespace
