@@ -18,6 +18,7 @@
 #include "sim/loop.h"
 #include "sim/session.h"
 #include "sim/session_log.h"
+#include "sim/world_files.h"
 #include "sim/world_model.h"
 #ifdef WL_WITH_RECORDING
 #include "render/recorder.h"
@@ -134,7 +135,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     source.world = world;
   } else {
     source.kind = "dir";
-    source.dir = std::filesystem::absolute(o.model_dir).string();
+    source.dir = std::filesystem::absolute(locate_world(o.model_dir).dir).string();   // a shipped name -> its folder
   }
   SessionRecorder session_log(*model, make_session_header(*model, source, o.device, o.seed, actions->name(), "play"), headless);
   Recording recording;

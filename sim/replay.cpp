@@ -17,6 +17,7 @@
 #include "sim/session.h"
 #include "sim/session_log.h"
 #include "sim/snapshot.h"
+#include "sim/world_files.h"
 #include "sim/world_model.h"
 #ifdef WL_WITH_RECORDING
 #include "render/recorder.h"
@@ -131,7 +132,7 @@ ReplayResult replay_session(const std::string& dir, const WorldModel& model, con
 void run_replay(const ReplayOptions& o, std::ostream& out) {
   SessionHeader header = read_session_json(in_dir(o.session_dir, "session.json"));
   ModelSource source = header.model_source;
-  if (!o.model_dir.empty()) source = {"dir", fs::absolute(o.model_dir).string(), "", 0, 0};
+  if (!o.model_dir.empty()) source = {"dir", fs::absolute(locate_world(o.model_dir).dir).string(), "", 0, 0};
   std::unique_ptr<WorldModel> model = load_model(source, o.device);
 #ifdef WL_WITH_RECORDING
   std::unique_ptr<Recorder> recorder;

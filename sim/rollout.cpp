@@ -24,6 +24,7 @@
 #include "sim/session.h"
 #include "sim/session_log.h"
 #include "sim/snapshot.h"
+#include "sim/world_files.h"
 #include "sim/world_model.h"
 
 namespace wl {
@@ -349,7 +350,7 @@ RolloutSummary run_rollout(const RolloutOptions& o, std::ostream& out) {
     source.world = o.world;
   } else {
     source.kind = "dir";
-    source.dir = fs::absolute(o.model_dir).string();
+    source.dir = fs::absolute(locate_world(o.model_dir).dir).string();
   }
   std::unique_ptr<WorldModel> model = load_model(source, o.device);
   const std::string world = model->info().world;

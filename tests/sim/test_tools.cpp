@@ -295,6 +295,12 @@ TEST_F(Tools, ShippedWorldPlaysHeadlessIntoAnMp4) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("12 frames"), std::string::npos) << r.out;
   EXPECT_GT(std::filesystem::file_size(mp4), 1000u);
+  // A session of a shipped world named by name records where the world lives, so it replays.
+  const std::string session = path("session");
+  ASSERT_EQ(run("play --world driving --headless --frames 9 --record '" + session + "'").code, 0);
+  CliResult replay = run("replay '" + session + "'");
+  EXPECT_EQ(replay.code, 0) << replay.err;
+  EXPECT_NE(replay.out.find("bit-identical"), std::string::npos) << replay.out;
 #endif
 }
 
