@@ -25,6 +25,7 @@
 #include "sim/session.h"
 #include "sim/train.h"
 #include "sim/world_model.h"
+#include "tests/support/small_ae.h"
 #include "tests/support/temp_dir.h"
 
 namespace wl {
@@ -79,15 +80,7 @@ TEST(EvalMetrics, SsimOfFlatFramesAndFallingWithNoise) {
 
 // [SECTION] a small world with our autoencoder
 
-AEConfig small_ae() {
-  AEConfig c;
-  c.latent_channels = 4;
-  c.encoder_widths = {8, 12, 16};
-  c.encoder_blocks = {0, 1, 1};
-  c.decoder_widths = {16, 12, 8};
-  c.decoder_blocks = {1, 1, 0};
-  return c;
-}
+using test::small_ae;
 
 // A world directory like train's step_N: random DiT and AE weights, non-trivial latent statistics.
 void make_world_dir(const fs::path& dir, const std::string& world, int size, int block_frames) {

@@ -25,6 +25,7 @@
 #include "model/tensor_io.h"
 #include "sim/dataset.h"
 #include "sim/train.h"
+#include "tests/support/small_ae.h"
 #include "tests/support/temp_dir.h"
 
 namespace wl {
@@ -34,15 +35,7 @@ namespace fs = std::filesystem;
 
 using test::TempDir;
 
-AEConfig small_ae() {
-  AEConfig c;
-  c.latent_channels = 4;
-  c.encoder_widths = {8, 12, 16};
-  c.encoder_blocks = {0, 1, 1};
-  c.decoder_widths = {16, 12, 8};
-  c.decoder_blocks = {1, 1, 0};
-  return c;
-}
+using test::small_ae;
 
 TrainOptions ae_options(const fs::path& out, int64_t steps) {
   TrainOptions o;
