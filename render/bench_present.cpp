@@ -16,15 +16,18 @@
 namespace wl {
 namespace {
 
+// Fills the target's rows (4 * width bytes each, row_pitch apart) as a decoder would: the padding
+// between rows is not the target's to write, and past the last row may lie nothing at all.
 void write_frame(const FrameTarget& target, int frame, cudaStream_t stream) {
-  const size_t bytes = static_cast<size_t>(target.row_pitch) * target.height;
+  const size_t row_bytes = static_cast<size_t>(target.width) * 4;
   const int value = frame & 0xFF;
   if (!target.on_device) {
-    std::memset(target.pixels, value, bytes);
+    for (int y = 0; y < target.height; ++y) std::memset(target.pixels + y * target.row_pitch, value, row_bytes);
     return;
   }
 #ifdef WL_WITH_CUDA
-  WL_CUDA_CHECK(cudaMemsetAsync(target.pixels, value, bytes, stream));
+  WL_CUDA_CHECK(cudaMemset2DAsync(target.pixels, static_cast<size_t>(target.row_pitch), value, row_bytes,
+                                  static_cast<size_t>(target.height), stream));
 #else
   WL_FAIL("a device FrameTarget in a build without CUDA");
 #endif
@@ -45,6 +48,7 @@ PresentBenchResult bench_present(const PresentBenchInfo& info) {
   presenter_info.filter = info.filter;
   presenter_info.overlay = info.overlay;
   presenter_info.cuda_frames = info.cuda_frames;
+  presenter_info.cuda_linear_image = info.cuda_linear_image;
 #ifdef WL_WITH_CUDA
   // A stream of its own, as the model's would be; destroyed after the presenter (declared first).
   struct Stream {
@@ -89,6 +93,8 @@ PresentBenchResult bench_present(const PresentBenchInfo& info) {
   result.device_copies_per_frame = static_cast<double>(after.device_copies - before.device_copies) / info.frames;
   result.frame_path = after.frame_path;
   result.frame_path_note = after.frame_path_note;
+  result.cuda_frame_memory = after.cuda_frame_memory;
+  result.cuda_frame_memory_note = after.cuda_frame_memory_note;
   result.device_name = after.device_name;
   return result;
 }

@@ -1,4 +1,4 @@
-// SharedBuffer and SharedTimeline: export from Vulkan, import into CUDA. See cuda_interop.h.
+// SharedImage, SharedBuffer and SharedTimeline: export from Vulkan, import into CUDA. See cuda_interop.h.
 //
 // The call sequence follows cuda-samples' simpleVulkan (the calls, not its error handling): create
 // with an export info chained, get the fd (vkGetMemoryFdKHR / vkGetSemaphoreFdKHR), import it into
@@ -31,6 +31,41 @@ struct FdGuard {
   }
 };
 
+// A Vulkan allocation imported into CUDA and mapped whole as linear device memory.
+struct CudaImport {
+  cudaExternalMemory_t memory = nullptr;
+  void* pointer = nullptr;
+};
+
+// Exports `memory` (made with VkExportMemoryAllocateInfo for opaque fds) and imports it into CUDA,
+// mapped from offset 0 over `size` bytes. Releases what it made on failure; throws wl::Error.
+CudaImport import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, bool dedicated) {
+  VkMemoryGetFdInfoKHR fd_info{};
+  fd_info.sType = VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR;
+  fd_info.memory = memory;
+  fd_info.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT;
+  FdGuard fd;
+  WL_VK_CHECK(device_function<PFN_vkGetMemoryFdKHR>(device, "vkGetMemoryFdKHR")(device, &fd_info, &fd.fd));
+
+  cudaExternalMemoryHandleDesc import{};
+  import.type = cudaExternalMemoryHandleTypeOpaqueFd;
+  import.handle.fd = fd.fd;
+  import.size = size;
+  import.flags = dedicated ? cudaExternalMemoryDedicated : 0;
+  CudaImport out;
+  WL_CUDA_CHECK(cudaImportExternalMemory(&out.memory, &import));
+  fd.fd = -1;   // CUDA owns it now
+  cudaExternalMemoryBufferDesc mapping{};
+  mapping.offset = 0;
+  mapping.size = size;
+  cudaError_t mapped = cudaExternalMemoryGetMappedBuffer(&out.pointer, out.memory, &mapping);
+  if (mapped != cudaSuccess) {
+    cudaDestroyExternalMemory(out.memory);
+    WL_CUDA_CHECK(mapped);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::array<uint8_t, 16>> cuda_device_uuid(std::string& why) {
@@ -56,6 +91,55 @@ std::optional<std::array<uint8_t, 16>> cuda_device_uuid(std::string& why) {
 
 void cuda_stream_wait_quietly(cudaStream_t stream) {
   if (cudaStreamSynchronize(stream) != cudaSuccess) cudaGetLastError();
+}
+
+// [SECTION] SharedImage
+
+LinearImageSupport shared_image_support(const VulkanContext& context, VkExtent2D extent, VkFormat format,
+                                        VkImageUsageFlags usage, VkFormatFeatureFlags features) {
+  if (!context.interop()) return {str("no Vulkan device shared with CUDA: ", context.interop_note()), false};
+  return context.linear_image_support(extent, format, usage, features, VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT);
+}
+
+SharedImage::SharedImage(const VulkanContext& context, VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+                         VkFormatFeatureFlags features) {
+  WL_CHECK(context.interop(), "SharedImage needs a Vulkan device shared with CUDA: ", context.interop_note());
+  // Device-local: the memory CUDA writes and the blit reads stay on the GPU.
+  vulkan_ = context.create_linear_image(extent, format, usage, features, VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT,
+                                        VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  // The whole allocation is mapped (offset 0), so the import matches the export exactly; pixel
+  // (0, 0) lies vulkan_.offset bytes in. Suspect: a buffer mapping of an image's memory is not
+  // documented to see the image's linear layout (CUDA maps image memory as a mipmapped array), and
+  // on an NVIDIA H200 the blit did not see what CUDA wrote through it (docs/render.md).
+  CudaImport imported =
+      import_into_cuda(context.device(), vulkan_.image.memory.get(), vulkan_.allocation_size, vulkan_.dedicated);
+  cuda_memory_ = imported.memory;
+  cuda_pointer_ = imported.pointer;
+}
+
+SharedImage::~SharedImage() { release_cuda(); }
+
+SharedImage::SharedImage(SharedImage&& other) noexcept
+    : vulkan_(std::move(other.vulkan_)),
+      cuda_memory_(std::exchange(other.cuda_memory_, nullptr)),
+      cuda_pointer_(std::exchange(other.cuda_pointer_, nullptr)) {}
+
+SharedImage& SharedImage::operator=(SharedImage&& other) noexcept {
+  if (this != &other) {
+    release_cuda();
+    vulkan_ = std::move(other.vulkan_);
+    cuda_memory_ = std::exchange(other.cuda_memory_, nullptr);
+    cuda_pointer_ = std::exchange(other.cuda_pointer_, nullptr);
+  }
+  return *this;
+}
+
+void SharedImage::release_cuda() noexcept {
+  // The mapping goes before the import it came from; both before Vulkan frees the memory.
+  if (cuda_pointer_) cudaFree(cuda_pointer_);
+  if (cuda_memory_) cudaDestroyExternalMemory(cuda_memory_);
+  cuda_pointer_ = nullptr;
+  cuda_memory_ = nullptr;
 }
 
 // [SECTION] SharedBuffer
@@ -118,26 +202,9 @@ SharedBuffer::SharedBuffer(const VulkanContext& context, VkDeviceSize size, VkBu
   vulkan_.memory = UniqueMemory(device, memory);
   WL_VK_CHECK(vkBindBufferMemory(device, buffer, memory, 0));
 
-  VkMemoryGetFdInfoKHR fd_info{};
-  fd_info.sType = VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR;
-  fd_info.memory = memory;
-  fd_info.handleType = kHandle;
-  FdGuard fd;
-  WL_VK_CHECK(device_function<PFN_vkGetMemoryFdKHR>(device, "vkGetMemoryFdKHR")(device, &fd_info, &fd.fd));
-
-  cudaExternalMemoryHandleDesc import{};
-  import.type = cudaExternalMemoryHandleTypeOpaqueFd;
-  import.handle.fd = fd.fd;
-  import.size = allocate.allocationSize;
-  import.flags = dedicated ? cudaExternalMemoryDedicated : 0;
-  cudaExternalMemory_t imported = nullptr;
-  WL_CUDA_CHECK(cudaImportExternalMemory(&imported, &import));
-  fd.fd = -1;   // CUDA owns it now
-  cuda_memory_ = imported;
-  cudaExternalMemoryBufferDesc mapping{};
-  mapping.offset = 0;
-  mapping.size = size;
-  WL_CUDA_CHECK(cudaExternalMemoryGetMappedBuffer(&cuda_pointer_, imported, &mapping));
+  CudaImport imported = import_into_cuda(device, memory, allocate.allocationSize, dedicated);
+  cuda_memory_ = imported.memory;
+  cuda_pointer_ = imported.pointer;
 }
 
 SharedBuffer::~SharedBuffer() { release_cuda(); }

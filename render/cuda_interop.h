@@ -2,8 +2,16 @@
 //
 //   SharedBuffer:   a device-local VkBuffer whose memory is exported as an opaque fd
 //                   (VK_KHR_external_memory_fd) and imported into CUDA (cudaImportExternalMemory +
-//                   cudaExternalMemoryGetMappedBuffer): the decoder writes RGBA8 rows through
-//                   device_pointer(), Vulkan copies them into the frame image. No host copy.
+//                   cudaExternalMemoryGetMappedBuffer): the decoder writes RGBA8 rows tightly
+//                   packed through device_pointer(), and Vulkan copies the buffer into an image
+//                   before the blit (one device copy per frame). The presenter's default; exact on
+//                   an NVIDIA H200.
+//   SharedImage:    EXPERIMENTAL: the same for a linear-tiled VkImage, mapped the same way (as a
+//                   buffer); the decoder writes at row_pitch() (vkGetImageSubresourceLayout) and
+//                   Vulkan blits straight from the image: no device copy. Exact on lavapipe, but
+//                   on an NVIDIA H200 the blit read bytes CUDA never wrote; CUDA's documented way
+//                   to map image memory is cudaExternalMemoryGetMappedMipmappedArray, which a
+//                   buffer mapping is not (docs/render.md, "Open: linear-image path").
 //   SharedTimeline: a Vulkan timeline semaphore exported as an opaque fd
 //                   (VK_KHR_external_semaphore_fd) and imported into CUDA
 //                   (cudaImportExternalSemaphore): CUDA streams signal and wait on it, Vulkan
@@ -36,6 +44,41 @@ std::optional<std::array<uint8_t, 16>> cuda_device_uuid(std::string& why);
 
 // Blocks until `stream`'s work is done; errors are ignored (used in teardown).
 void cuda_stream_wait_quietly(cudaStream_t stream);
+
+// Whether `context` can make a SharedImage of these parameters (a linear image exportable as an
+// opaque fd, with `features` in its format's linear-tiling features); why not, when it cannot.
+LinearImageSupport shared_image_support(const VulkanContext& context, VkExtent2D extent, VkFormat format,
+                                        VkImageUsageFlags usage, VkFormatFeatureFlags features);
+
+class SharedImage {
+ public:
+  SharedImage() = default;
+  // A linear 2D image of `format` and `extent`, usable by Vulkan as `usage`, whose format's linear
+  // tiling has `features`, in UNDEFINED layout (see record_external_image_init); throws wl::Error
+  // naming what the device lacks (shared_image_support tells beforehand).
+  SharedImage(const VulkanContext& context, VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+              VkFormatFeatureFlags features);
+  ~SharedImage();
+  SharedImage(SharedImage&& other) noexcept;
+  SharedImage& operator=(SharedImage&& other) noexcept;
+  SharedImage(const SharedImage&) = delete;
+  SharedImage& operator=(const SharedImage&) = delete;
+
+  const LinearImage& vulkan() const { return vulkan_; }   // the Vulkan half (image, memory, layout)
+  // The CUDA half: pixel (0, 0) in device memory; row y starts row_pitch() * y bytes further on.
+  uint8_t* device_pointer() const {
+    return cuda_pointer_ ? static_cast<uint8_t*>(cuda_pointer_) + vulkan_.offset : nullptr;
+  }
+  int64_t row_pitch() const { return static_cast<int64_t>(vulkan_.row_pitch); }
+
+ private:
+  void release_cuda() noexcept;
+  // The Vulkan half was made first and is destroyed last (image, then memory); the destructor
+  // releases the CUDA mapping and import before it.
+  LinearImage vulkan_;
+  CUexternalMemory_st* cuda_memory_ = nullptr;
+  void* cuda_pointer_ = nullptr;   // the whole allocation, mapped from cuda_memory_, freed with cudaFree
+};
 
 class SharedBuffer {
  public:

@@ -3,7 +3,8 @@
 // The presenter makes one for its window or for headless work; tests make one to check the
 // validation layers. With `validation` on, a debug-utils messenger logs every warning and error
 // under the "vulkan" tag and counts them, so a test can assert that a run produced none.
-// Also here: buffers and images with their memory (GpuBuffer, GpuImage) and one-shot submission.
+// Also here: buffers and images with their memory (GpuBuffer, GpuImage, LinearImage) and one-shot
+// submission.
 // Not thread-safe: one thread records and submits, as in the frame loop.
 #pragma once
 
@@ -50,6 +51,24 @@ struct GpuImage {
   VkExtent2D extent{};
 };
 
+// A linear-tiled 2D image: its rows lie at a fixed pitch in its memory, so another API (CUDA) or
+// the host can write pixels straight into it and Vulkan blits from it. Destroyed image first, then
+// memory (GpuImage).
+struct LinearImage {
+  GpuImage image;
+  VkDeviceSize offset = 0;            // bytes from the start of the memory to pixel (0, 0)
+  VkDeviceSize row_pitch = 0;         // bytes between rows (vkGetImageSubresourceLayout)
+  VkDeviceSize allocation_size = 0;   // bytes of memory behind the image: what an importer maps
+  bool dedicated = false;             // a dedicated allocation (an importer must say so)
+  uint8_t* mapped = nullptr;          // host-visible memory: pixel (0, 0), mapped; else nullptr
+};
+
+// Whether the device makes a linear image (VulkanContext::linear_image_support).
+struct LinearImageSupport {
+  std::string why_not;           // "" when it does, else one line naming what is missing
+  bool dedicated_only = false;   // its exported memory must be a dedicated allocation
+};
+
 class VulkanContext {
  public:
   explicit VulkanContext(const VulkanContextInfo& info);   // throws wl::Error
@@ -81,6 +100,18 @@ class VulkanContext {
   GpuBuffer create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags required,
                           VkMemoryPropertyFlags preferred = 0) const;
   GpuImage create_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage) const;
+  // Whether the device makes linear-tiled 2D images of `format` and `extent` with `usage`, whose
+  // linear-tiling format features include `features`, their memory exportable as `export_handle`
+  // (0: not exported). Asks vkGetPhysicalDeviceFormatProperties and
+  // vkGetPhysicalDeviceImageFormatProperties2 (with VkPhysicalDeviceExternalImageFormatInfo).
+  LinearImageSupport linear_image_support(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+                                          VkFormatFeatureFlags features,
+                                          VkExternalMemoryHandleTypeFlags export_handle) const;
+  // Such an image in UNDEFINED layout, bound to memory with the `required` properties (mapped when
+  // host-visible). Throws wl::Error with linear_image_support's reason when the device cannot.
+  LinearImage create_linear_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+                                  VkFormatFeatureFlags features, VkExternalMemoryHandleTypeFlags export_handle,
+                                  VkMemoryPropertyFlags required) const;
   // Records commands into a temporary command buffer, submits them and waits (set-up work only).
   void submit_and_wait(const std::function<void(VkCommandBuffer)>& record) const;
 
