@@ -111,6 +111,7 @@ void Overlay::build(float frame_seconds, float height) {
   }
   ImGui::Text("latency %.1f ms   state %.1f MiB", frame_.latency_ms,
               static_cast<double>(frame_.state_bytes) / (1024.0 * 1024.0));
+  if (frame_.dropped_frames > 0) ImGui::Text("presents dropped: %lld", static_cast<long long>(frame_.dropped_frames));
   if (!frame_.model_info.empty()) ImGui::TextUnformatted(frame_.model_info.c_str());
   if (!frame_.world_info.empty()) ImGui::TextUnformatted(frame_.world_info.c_str());
 
@@ -125,12 +126,23 @@ void Overlay::build(float frame_seconds, float height) {
   ImGui::InputText("prompt", &settings_.prompt);
 
   ImGui::Separator();
-  if (ImGui::Button(settings_.recording ? "stop recording" : "start recording"))
+  if (ImGui::Button(settings_.recording ? "stop recording (F8)" : "start recording (F8)"))
     settings_.recording = !settings_.recording;
-  if (settings_.recording) {
+  if (record_.active) {
+    // Elapsed time as m:ss.s, and the drops in red: a dropped frame is a gap in the video.
+    const int minutes = static_cast<int>(record_.seconds / 60.0);
     ImGui::SameLine();
-    ImGui::Text("%.1f s, %lld dropped", frame_.record_seconds, static_cast<long long>(frame_.dropped_frames));
+    ImGui::TextColored(ImVec4(1.f, 0.3f, 0.3f, 1.f), "REC");
+    ImGui::SameLine();
+    ImGui::Text("%d:%04.1f", minutes, record_.seconds - 60.0 * minutes);
+    ImGui::SameLine();
+    if (record_.dropped > 0)
+      ImGui::TextColored(ImVec4(1.f, 0.3f, 0.3f, 1.f), "%lld dropped", static_cast<long long>(record_.dropped));
+    else
+      ImGui::TextUnformatted("0 dropped");
+    ImGui::Text("%lld frames to %s", static_cast<long long>(record_.frames), record_.target.c_str());
   }
+  if (!record_.note.empty()) ImGui::TextWrapped("%s", record_.note.c_str());
   for (int slot = 0; slot < kSlots; ++slot) {
     ImGui::PushID(slot);
     if (ImGui::Button("save")) commands_.save_slot = slot;

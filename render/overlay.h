@@ -5,7 +5,8 @@
 // edits the live settings (denoise steps, seed, block size, state policy, prompt, recording, pause,
 // branch count, fidelity view) and one-shot commands (save/load slot, resets, step, fork into K
 // branches, continue from one: a button or a click on its cell of the grid). The engine talks to it
-// only through these plain structs; view_grid()/side_by_side() are the one layout both the loop's
+// only through these plain structs (the record control's numbers come through set_record_status(),
+// from whoever owns the recording); view_grid()/side_by_side() are the one layout both the loop's
 // composition and the overlay's click mapping use. F1 toggles it; F2 toggles mouse capture
 // (relative mode), released while it is open.
 // Made and drawn by the Presenter (PresenterInfo::overlay); callers reach it with presenter.overlay().
@@ -60,14 +61,25 @@ struct OverlayFrame {
   int64_t state_bytes = 0;          // model state (KV cache etc.) in memory
   std::string model_info;           // one line: model name, dtype, resolution
   std::string world_info;           // one line: world name, action space
-  double record_seconds = 0.0;      // elapsed time of the current recording
-  int64_t dropped_frames = 0;       // recorder or presenter drops
+  int64_t dropped_frames = 0;       // frames the presenter dropped (the recorder's: RecordStatus)
   InputSnapshot input;              // for the action HUD
   int frame_width = 0;              // the presented frame's size (maps clicks onto grid cells)
   int frame_height = 0;
   int branches = 0;                 // K while the frame is a grid of K branch views, else 0
   bool side_by_side = false;        // the frame is model | simulator (fidelity view)
   float psnr_db = 0.f;              // fidelity view: PSNR of the model frame against the simulator's
+};
+
+// The record control's state, set by the recording's owner (play, ground truth) whenever it
+// changes; kept until the next set_record_status(), since OverlayFrame is refilled every frame by
+// the loop, which does not own the recording.
+struct RecordStatus {
+  bool active = false;              // a recording is running
+  double seconds = 0.0;             // its elapsed time: frames recorded / the world's frame rate
+  int64_t frames = 0;               // frames recorded
+  int64_t dropped = 0;              // frames the recorder dropped because its encoder fell behind
+  std::string target;               // where it goes (a session directory)
+  std::string note;                 // the last start/stop result or refusal, shown under the button
 };
 
 // [SECTION] view layout (shared by the loop's composition and the overlay's clicks)
@@ -113,6 +125,8 @@ class Overlay {
   Overlay& operator=(const Overlay&) = delete;
 
   void update(const OverlayFrame& frame);      // the numbers to show on the next present()
+  void set_record_status(const RecordStatus& status) { record_ = status; }
+  const RecordStatus& record_status() const { return record_; }
   LiveSettings& settings() { return settings_; }
   OverlayCommands take_commands();
   void set_visible(bool visible) { visible_ = visible; }
@@ -129,6 +143,7 @@ class Overlay {
   LiveSettings settings_;
   OverlayCommands commands_;
   OverlayFrame frame_;
+  RecordStatus record_;
   bool visible_ = true;
   OverlayBounds bounds_;
   std::deque<float> fps_history_;

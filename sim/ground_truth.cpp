@@ -24,91 +24,17 @@
 #include "kernels/core/log.h"
 #include "render/presenter.h"
 #include "sim/dataset.h"
+#include "sim/session_log.h"
 #include "sim/view.h"
-#ifdef WL_WITH_RECORDING
-#include "render/recorder.h"
-#endif
 
 namespace wl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kFps = 20;                     // the worlds step 1/20 s per frame
-constexpr int kEscapeKey = 41;               // USB HID usage id (= SDL scancode) of Esc
+constexpr int kEscapeKey = 41, kF8Key = 65;  // USB HID usage ids (= SDL scancodes) of Esc and F8
 constexpr int kHeadlessFrames = 200;         // 10 s of play when no count is given
 constexpr const char* kLogTag = "ground truth";
-
-// The recording: the world's frames into an MP4 and the actions into <name>.actions.jsonl.
-class RecordSink {
- public:
-  // every_frame: headless, where every frame counts, so push() waits for the encoder; otherwise
-  // (real time) a full queue drops the frame and the recorder counts it.
-  RecordSink(const std::string& path, int size, bool every_frame) {
-    if (path.empty()) return;
-#ifdef WL_WITH_RECORDING
-    recorder_ = std::make_unique<Recorder>(RecorderInfo{
-        .path = path, .width = size, .height = size, .fps = {kFps, 1}, .block_when_full = every_frame});
-    rgba_.assign(static_cast<size_t>(size) * size * 4, 255);
-    size_ = size;
-    actions_path_ = std::filesystem::path(path).replace_extension(".actions.jsonl").string();
-    actions_.open(actions_path_, std::ios::binary | std::ios::trunc);
-    WL_CHECK(actions_.good(), "cannot create ", actions_path_, " for the recording's actions");
-    path_ = path;
-#else
-    (void)size, (void)every_frame;
-    WL_FAIL("this build has no recording (FFmpeg), so --record ", path, " cannot be written; hint: rebuild with "
-            "-DWL_RECORDING=ON");
-#endif
-  }
-  bool on() const { return !path_.empty(); }
-
-  // Queues the next frame (see every_frame above).
-  void push(const Frame& frame) {
-#ifdef WL_WITH_RECORDING
-    if (!recorder_) return;
-    FrameTarget target{rgba_.data(), size_, size_, 4LL * size_, false};
-    write_rgb_to_target(frame.rgb, target);
-    recorder_->push(target, next_index_++);
-#else
-    (void)frame;
-#endif
-  }
-  // Logs the action taken at the frame pushed last (the recording's own frame numbers).
-  void log(const ActionSpec& spec, const std::vector<float>& action) {
-    if (on()) actions_ << action_json_line(spec, next_index_ - 1, action) << "\n";
-  }
-  double seconds() const { return static_cast<double>(next_index_) / kFps; }
-  int64_t dropped() const {
-#ifdef WL_WITH_RECORDING
-    if (recorder_) return recorder_->stats().frames_dropped;
-#endif
-    return 0;
-  }
-  // Finalises the file; returns a summary ("" when not recording).
-  std::string finish() {
-    if (!on()) return "";
-    actions_.close();
-    WL_CHECK(!actions_.fail(), "cannot write ", actions_path_);
-#ifdef WL_WITH_RECORDING
-    recorder_->stop();
-    RecorderStats s = recorder_->stats();
-    return str("; recorded ", path_, ": ", s.frames_written, " frames (", s.encoder, s.frames_dropped ? ", " : "",
-               s.frames_dropped ? str(s.frames_dropped, " dropped") : "", "), actions in ", actions_path_);
-#else
-    return "";
-#endif
-  }
-
- private:
-  std::string path_, actions_path_;
-  std::ofstream actions_;
-  int64_t next_index_ = 0;
-#ifdef WL_WITH_RECORDING
-  std::unique_ptr<Recorder> recorder_;
-  std::vector<uint8_t> rgba_;
-  int size_ = 0;
-#endif
-};
 
 // The names of an action's active dimensions with their values, for the overlay: "forward jump yaw 6".
 std::string describe_action(const ActionSpec& spec, const std::vector<float>& action) {
@@ -123,24 +49,28 @@ std::string describe_action(const ActionSpec& spec, const std::vector<float>& ac
   return text.empty() ? "-" : text;
 }
 
-void run_headless(const GroundTruthOptions& o, World& world, Policy& policy, RecordSink& sink, std::ostream& out,
+void run_headless(const GroundTruthOptions& o, World& world, Policy& policy, SimulatorRecorder& recorder, std::ostream& out,
                   const std::string& policy_name) {
   const int frames = o.frames > 0 ? o.frames : kHeadlessFrames;
   const Frame* frame = &world.reset(o.seed);
   policy.reset(o.seed);
+  recorder.reset(o.seed, *frame, 0.0);
+  if (!o.record.empty()) recorder.start(o.record);   // refused before anything is played
   uint64_t hash = kFnvOffset;
+  std::vector<float> action;
   for (int t = 0; t < frames; ++t) {
-    sink.push(*frame);
     hash = fnv1a(frame->rgb, hash);
-    std::vector<float> action = clamp_action(world.action_spec(), policy.next(world));
-    sink.log(world.action_spec(), action);
-    if (t + 1 < frames) frame = &world.step(action);
+    action = clamp_action(world.action_spec(), policy.next(world));
+    if (t + 1 < frames) {
+      frame = &world.step(action);
+      recorder.step(action, nullptr, *frame, static_cast<double>(t + 1) / kFps);
+    }
   }
-  std::string recorded = sink.finish();
+  std::string recorded = recorder.stop(&action);   // the action the policy chose at the last frame
   char hex[17];   // 16 digits, as the dataset manifests write them
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   out << "ground truth " << o.world << ": " << frames << " frames played headless by policy " << policy_name << ", seed "
-      << o.seed << ", frames fnv1a64 " << hex << recorded << "\n";
+      << o.seed << ", frames fnv1a64 " << hex << (recorded.empty() ? "" : "; ") << recorded << "\n";
 }
 
 #ifdef WL_WITH_WINDOW
@@ -153,7 +83,7 @@ void accumulate(InputSnapshot& into, const InputSnapshot& in) {
   into.mouse_dx = dx, into.mouse_dy = dy, into.wheel = wheel, into.keys_pressed = pressed;
 }
 
-void run_window(const GroundTruthOptions& o, World& world, Policy* policy, RecordSink& sink, std::ostream& out,
+void run_window(const GroundTruthOptions& o, World& world, Policy* policy, SimulatorRecorder& recorder, std::ostream& out,
                 const std::string& player) {
   Bindings bindings = o.bindings.empty() ? default_bindings(o.world) : load_bindings(o.bindings, o.world);
   InputMapper mapper(bindings);
@@ -171,17 +101,22 @@ void run_window(const GroundTruthOptions& o, World& world, Policy* policy, Recor
   Presenter presenter(info);
   Overlay& overlay = *presenter.overlay();
   overlay.settings().seed = static_cast<int>(o.seed);
-  overlay.settings().recording = sink.on();
 
+  const Clock::time_point start = Clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   uint64_t seed = o.seed;
   const Frame* frame = &world.reset(seed);
   if (policy) policy->reset(seed);
+  recorder.reset(seed, *frame, 0.0);
+  int recordings = 0;
+  std::string record_note;   // the last start/stop result, under the overlay's record button
+  if (!o.record.empty()) recorder.start(next_session_dir(o.record, recordings));   // refused before the window opens
+  overlay.settings().recording = recorder.recording();
   int64_t t = 0;   // the frame on screen, counted from the last reset
   int64_t played = 0;
-  if (overlay.settings().recording) sink.push(*frame);
   InputSnapshot pending;
   std::vector<float> action = clamp_action(spec, mapper.map(InputSnapshot{}));   // at rest, for the HUD
-  bool warned_slots = false, warned_record = false;
+  bool warned_slots = false;
   float step_ms = 0.f, present_ms = 0.f;
   const auto period = std::chrono::milliseconds(1000 / kFps);
   Clock::time_point due = Clock::now() + period;
@@ -197,25 +132,40 @@ void run_window(const GroundTruthOptions& o, World& world, Policy* policy, Recor
       if (policy) policy->reset(seed);
       mapper.reset();
       t = 0;
+      recorder.reset(seed, *frame, seconds());
     }
     if ((commands.save_slot >= 0 || commands.load_slot >= 0) && !warned_slots) {
       WL_LOG_WARN(kLogTag, "the ground-truth worlds have no save slots; the overlay's save/load does nothing here");
       warned_slots = true;
     }
-    if (overlay.settings().recording && !sink.on()) {
-      if (!warned_record) WL_LOG_WARN(kLogTag, "to record, start with --record FILE.mp4");
-      warned_record = true;
-      overlay.settings().recording = false;
+    // The record button and F8 start and stop a session recording (--record DIR names the first).
+    if (input.keys_pressed.test(kF8Key)) overlay.settings().recording = !overlay.settings().recording;
+    if (overlay.settings().recording && !recorder.recording()) {
+      try {
+        recorder.start(next_session_dir(o.record, recordings));
+        record_note.clear();
+      } catch (const std::exception& e) {
+        record_note = e.what();
+        WL_LOG_WARN("record", record_note);
+        overlay.settings().recording = false;
+      }
+    } else if (!overlay.settings().recording && recorder.recording()) {
+      try {
+        record_note = recorder.stop();
+        WL_LOG_INFO("record", record_note);
+      } catch (const std::exception& e) {
+        record_note = str("recording failed: ", e.what());
+        WL_LOG_WARN("record", record_note);
+      }
     }
 
     Clock::time_point now = Clock::now();
     if (now >= due) {
       auto step_start = now;
       action = clamp_action(spec, policy ? policy->next(world) : mapper.map(pending));
-      if (overlay.settings().recording) sink.log(spec, action);
       frame = &world.step(action);
       ++t, ++played;
-      if (overlay.settings().recording) sink.push(*frame);
+      recorder.step(action, policy ? nullptr : &pending, *frame, seconds());
       pending = InputSnapshot{};
       pending.keys = input.keys;
       due += period;
@@ -228,8 +178,9 @@ void run_window(const GroundTruthOptions& o, World& world, Policy* policy, Recor
     f.stages = {{"world step", step_ms}, {"present", present_ms}};
     f.model_info = str("ground truth: the ", o.world, " simulator, seed ", seed, ", played by ", player);
     f.world_info = str("frame ", t, "  action: ", describe_action(spec, action));
-    f.record_seconds = sink.seconds();
-    f.dropped_frames = sink.dropped();
+    RecordStatus record = recorder.status();
+    record.note = record_note;
+    overlay.set_record_status(record);
     f.input = input;
     overlay.update(f);
     auto present_start = Clock::now();
@@ -237,9 +188,9 @@ void run_window(const GroundTruthOptions& o, World& world, Policy* policy, Recor
     present_ms = std::chrono::duration<float, std::milli>(Clock::now() - present_start).count();
     if (status == FrameStatus::Closed) break;
   }
-  std::string recorded = sink.finish();
+  std::string recorded = recorder.stop();
   out << "ground truth " << o.world << ": " << played + 1 << " frames played by " << player << " in a window, seed " << seed
-      << recorded << "\n";
+      << (recorded.empty() ? "" : "; ") << recorded << "\n";
 }
 #endif
 
@@ -258,10 +209,12 @@ void run_ground_truth(const GroundTruthOptions& o, std::ostream& out) {
     WL_LOG_INFO(kLogTag, "no display (DISPLAY is not set): a scripted policy plays headless");
   std::string policy_name = o.policy.empty() && headless ? policy_names(o.world).front() : o.policy;
   std::unique_ptr<Policy> policy = policy_name.empty() ? nullptr : make_policy(policy_name, o.world);
-  RecordSink sink(o.record, o.size, /*every_frame=*/headless);
-  if (headless) return run_headless(o, *world, *policy, sink, out, policy_name);
+  const std::string player = policy ? "policy " + policy_name : std::string("you");
+  SimulatorRecorder recorder(make_ground_truth_header(o.world, o.size, kFps, o.seed, player), world->action_spec(),
+                         /*offline=*/headless);
+  if (headless) return run_headless(o, *world, *policy, recorder, out, policy_name);
 #ifdef WL_WITH_WINDOW
-  run_window(o, *world, policy.get(), sink, out, policy ? "policy " + policy_name : std::string("you"));
+  run_window(o, *world, policy.get(), recorder, out, player);
 #endif
 }
 

@@ -1,4 +1,4 @@
-// `worldloop play` with a world model (see play.h).
+// `worldloop play` with a world model, and random SANA-Video world directories (see play.h).
 #include "sim/play.h"
 
 #include <chrono>
@@ -6,14 +6,24 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <ostream>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include "envs/bindings.h"
 #include "envs/policies.h"
 #include "envs/world.h"
 #include "kernels/core/error.h"
 #include "kernels/core/log.h"
+#include "model/checkpoint.h"
+#include "model/sampler.h"
+#include "model/taehv.h"
+#include "model/tensor_io.h"
+#include "model/wan_vae.h"
 #include "render/presenter.h"
 #include "sim/loop.h"
 #include "sim/session.h"
@@ -75,21 +85,14 @@ struct Recording {
   }
 };
 
-// A new directory for a recording started from the window: --record DIR the first time, then
-// DIR_2, DIR_3, ...; without --record, session_<local time>.
-std::string next_record_dir(const std::string& base, int& count) {
-  std::string stem = base;
-  if (stem.empty()) {
-    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "session_%Y%m%d_%H%M%S", std::localtime(&now));
-    stem = buffer;
-  }
-  if (count++ == 0 && (!base.empty() || !std::filesystem::exists(stem))) return stem;   // --record DIR: checked at start
-  std::string dir = str(stem, "_", count);
-  while (std::filesystem::exists(dir)) dir = str(stem, "_", ++count);
-  return dir;
-}
+// The player of a model without action conditioning (world "none", e.g. SANA-Video): every frame's
+// action is the empty vector, whatever the keys do.
+class NoActions final : public ActionSource {
+ public:
+  std::vector<float> next(const InputSnapshot&) override { return {}; }
+  void reset(uint64_t) override {}
+  std::string name() const override { return "no-actions"; }
+};
 
 std::string summary(const WorldModel& model, const LoopStats& s, const std::string& player, const std::string& mode) {
   return str("play ", model.info().label, ": ", s.frames_shown, " frames (", s.blocks_started, " blocks) played by ", player, " ",
@@ -125,9 +128,14 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     }
   }
   std::string policy = o.policy.empty() && headless ? "sticky_random" : o.policy;
+  const bool no_actions = model->action_spec().width() == 0;
+  WL_CHECK(!no_actions || (o.policy.empty() && o.bindings.empty()), "play: ", model->info().label,
+           " takes no actions, so --policy and --bindings have nothing to drive; hint: leave them out");
   std::unique_ptr<ActionSource> actions =
-      policy.empty() ? make_input_actions(o.bindings.empty() ? default_bindings(world) : load_bindings(o.bindings, world))
-                     : make_scripted_actions(policy, world, o.seed);
+      no_actions       ? std::make_unique<NoActions>()
+      : policy.empty() ? make_input_actions(o.bindings.empty() ? default_bindings(world) : load_bindings(o.bindings, world))
+                       : make_scripted_actions(policy, world, o.seed);
+  if (no_actions) WL_LOG_INFO("play", "the model takes no actions (text-conditioned only): input changes nothing it makes");
   const int width = 8 * model->info().latent_w, height = 8 * model->info().latent_h;
   if (!o.record.empty()) claim_new_dir(o.record, "--record");   // refused before anything runs
   ModelSource source;
@@ -155,19 +163,33 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     s.recording = !o.record.empty();
   };
   int recordings = 0;
-  // The record button and F8 edit LiveSettings::recording; the session log follows it.
-  [[maybe_unused]] auto follow_record_toggle = [&](FrameLoop& loop) {
+  std::string record_note;   // the last start/stop result, under the overlay's record button
+  // The record button and F8 edit LiveSettings::recording; the session log follows it, and the
+  // overlay's record control shows its elapsed time and dropped frames.
+  [[maybe_unused]] auto follow_record_toggle = [&](FrameLoop& loop, Overlay* overlay) {
     bool want = loop.settings().recording;
-    if (want == session_log.recording()) return;
-    if (!want) {
-      WL_LOG_INFO("record", session_log.stop());
-      return;
+    if (want && !session_log.recording()) {
+      try {
+        session_log.start(next_session_dir(o.record, recordings));
+        record_note.clear();
+      } catch (const std::exception& e) {
+        record_note = e.what();
+        WL_LOG_WARN("record", record_note);
+        loop.settings().recording = false;
+      }
+    } else if (!want && session_log.recording()) {
+      try {
+        record_note = session_log.stop();
+        WL_LOG_INFO("record", record_note);
+      } catch (const std::exception& e) {   // disk full, ...: the logs are flushed per line, the MP4 per fragment
+        record_note = str("recording failed: ", e.what());
+        WL_LOG_WARN("record", record_note);
+      }
     }
-    try {
-      session_log.start(next_record_dir(o.record, recordings));
-    } catch (const std::exception& e) {
-      WL_LOG_WARN("record", e.what());
-      loop.settings().recording = false;
+    if (overlay) {
+      RecordStatus status = session_log.status();
+      status.note = record_note;
+      overlay->set_record_status(status);
     }
   };
 
@@ -179,9 +201,17 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     info.threaded = false;   // deterministic: the ideal real-time session
     FrameLoop loop(info);
     configure(loop);
-    if (!o.record.empty()) session_log.start(next_record_dir(o.record, recordings));
+    if (!o.record.empty()) session_log.start(next_session_dir(o.record, recordings));
     const int frames = o.frames > 0 ? o.frames : kHeadlessFrames;
-    while (loop.stats().frames_shown < frames) loop.tick();
+    // Long headless runs say how far they are once a minute (wall time).
+    auto next_note = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (loop.stats().frames_shown < frames) {
+      loop.tick();
+      if (std::chrono::steady_clock::now() >= next_note) {
+        next_note += std::chrono::minutes(1);
+        WL_LOG_INFO("play", loop.stats().frames_shown, " of ", frames, " frames shown");
+      }
+    }
     std::string written = recording.finish(o.out);
     if (session_log.recording()) written += "; " + session_log.stop();
     out << summary(*model, loop.stats(), actions->name(), "headless") << ", frames fnv1a64 " << hex64(recording.hash) << written
@@ -189,7 +219,8 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     return;
   }
 #ifdef WL_WITH_WINDOW
-  const std::string title = str("worldloop: ", world, model->info().random_weights ? " (RANDOM WEIGHTS)" : "");
+  const std::string title = str("worldloop: ", no_actions ? "text-conditioned model (no actions)" : world,
+                                model->info().random_weights ? " (RANDOM WEIGHTS)" : "");
   PresenterInfo pinfo;
   pinfo.frame_width = width;
   pinfo.frame_height = height;
@@ -207,7 +238,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   FrameLoop loop(info);
   configure(loop);
   while (o.frames == 0 || loop.stats().frames_shown < o.frames) {
-    follow_record_toggle(loop);
+    follow_record_toggle(loop, presenter.overlay());
     if (loop.tick() == FrameStatus::Closed || loop.quit_requested()) break;
   }
   loop.drain();
@@ -215,6 +246,79 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   if (session_log.recording()) written += "; " + session_log.stop();
   out << summary(*model, loop.stats(), actions->name(), "in a window") << written << "\n";
 #endif
+}
+
+// [SECTION] random SANA-Video worlds
+
+void write_random_sana_video_world(const std::string& dir, const RandomSanaVideoSpec& spec, std::ostream& out) {
+  namespace fs = std::filesystem;
+  WL_CHECK(spec.decoder == "taehv" || spec.decoder == "wan", "--decoder must be taehv or wan, got '", spec.decoder, "'");
+  WL_CHECK(spec.dtype == "f32" || spec.dtype == "f16" || spec.dtype == "bf16", "--dtype must be f32, f16 or bf16, got '",
+           spec.dtype, "'");
+  WL_CHECK(spec.latent_h >= 2 && spec.latent_w >= 2 && spec.latent_h <= 512 && spec.latent_w <= 512 && spec.latent_h % 2 == 0 &&
+               spec.latent_w % 2 == 0,
+           "--latent-h and --latent-w must be even and in 2..512 (the DiT patches 2x2), got ", spec.latent_h, "x", spec.latent_w);
+  DiTConfig config = dit_preset(spec.preset);   // throws naming the presets
+  const bool tiny = spec.preset == "tiny";
+  config.in_channels = config.out_channels = 16;   // Wan2.1's latent space, which both decoders read
+  config.action_dims = 0;                          // SANA-Video takes text, not actions
+  if (fs::exists(dir)) {
+    WL_CHECK(fs::is_directory(dir), "export: ", dir, " is a file; hint: name a new folder");
+    WL_CHECK(fs::is_empty(dir), "export: ", dir, " is not empty; hint: name a new folder");
+  }
+  fs::create_directories(dir);
+  const at::ScalarType dtype = spec.dtype == "f32" ? at::kFloat : spec.dtype == "f16" ? at::kHalf : at::kBFloat16;
+  auto cast = [dtype](TensorMap t) {
+    for (auto& [name, tensor] : t) tensor = tensor.to(dtype);   // one at a time: the fp32 copy goes as its cast comes
+    return t;
+  };
+  const fs::path root = dir;
+  save_dit_checkpoint((root / "model.safetensors").string(), cast(random_dit_weights(config, spec.seed, false)), config);
+
+  TensorMap decoder;
+  std::string decoder_file, decoder_label;
+  if (spec.decoder == "wan") {
+    WanVAEConfig wan;
+    if (tiny) wan.dims = {32, 32, 32, 16, 16};
+    decoder = random_wan_vae_weights(wan, spec.seed + 1);
+    decoder_file = "wan_vae.safetensors";
+    decoder_label = wan.describe();
+  } else {
+    TAEHVConfig tae;
+    if (tiny) tae.widths = {32, 16, 16, 16};
+    decoder = random_taehv_weights(tae, spec.seed + 1);
+    decoder_file = "taehv.safetensors";
+    decoder_label = tae.describe();
+  }
+  decoder = cast(std::move(decoder));
+  save_tensors((root / decoder_file).string(), {decoder.begin(), decoder.end()});
+
+  NoiseSource noise(spec.seed + 2);
+  const int64_t tokens = 8;
+  save_tensors((root / "caption.safetensors").string(),
+               {{"caption", noise.normal({1, tokens, config.caption_channels}, at::kFloat)}, {"caption_mask", at::ones({1, tokens})}});
+
+  nlohmann::json j = nlohmann::json::parse(config_to_json(config));
+  j["world"] = {{"name", kNoActionsWorld},
+                {"latent_h", spec.latent_h},
+                {"latent_w", spec.latent_w},
+                {"fps", 16},
+                {"block_frames", 3},
+                {"state_policy", "global"},
+                {"decoder", decoder_file},
+                {"sampler", {{"schedule", "longsana"}, {"flow_shift", 7.0}, {"steps", 4}}},
+                {"random_weights", true}};
+  {
+    const fs::path tmp = root / "config.json.tmp";
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    WL_CHECK(f.good(), "export: cannot write ", tmp.string());
+    f.close();
+    fs::rename(tmp, root / "config.json");
+  }
+  out << "export: RANDOM-WEIGHT SANA-Video world -> " << dir << " (" << config.describe() << "; " << decoder_label << "; "
+      << spec.latent_h * 8 << "x" << spec.latent_w * 8 << " video, " << spec.dtype << "); play it with `worldloop play --model "
+      << dir << "`" << std::endl;
 }
 
 }  // namespace wl

@@ -8,7 +8,10 @@
 // `worldloop replay` regenerates; in a window the overlay's record button and F8 start and stop it
 // (without --record, each recording goes to a new session_<time> directory). --random-tiny is a tiny DiT and decoder with
 // random weights, labelled so in every line it prints: it shows that the loop runs, not a world.
-// Callers: main.cpp (`play` without --ground-truth).
+// A model without actions (world "none": SANA-Video, text-conditioned only) plays the same way;
+// its player sends empty actions, so keys change nothing. write_random_sana_video_world() makes
+// such a world directory with random weights at any size (docs/play.md, "SANA-Video checkpoints").
+// Callers: main.cpp (`play` without --ground-truth, `export --random-sana-video`).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,24 @@ struct ModelPlayOptions {
   int denoise_steps = 0;         // sampler steps per block (0: the world's)
   std::string snapshot_dir = ".";   // where F5/F9 and the overlay's slots save
 };
+
+// A SANA-Video-shaped world with random weights, to try `play` and `bench` without a checkpoint
+// (`worldloop export --random-sana-video DIR`); the directory layout is sim/world_model.h's.
+struct RandomSanaVideoSpec {
+  std::string preset = "sana-video-2b-480p";   // DiT preset (dit_preset): "sana-video-2b-480p", or "tiny"
+                                               // (16 latent channels; small decoders too: a CPU test world)
+  std::string decoder = "taehv";               // "taehv" or "wan" (the Wan2.1 VAE decoder)
+  int latent_h = 60, latent_w = 104;           // latent grid: 480x832 video; even (the DiT's 2x2 patches)
+  std::string dtype = "bf16";                  // weights on disk: "f32", "f16" or "bf16"
+  uint64_t seed = 1;                           // every weight and the caption are random by this seed
+};
+
+// Writes `dir` (new or empty): config.json (the preset's DiTConfig, no actions; world "none", 16 fps,
+// blocks of 3 latent frames, LongSANA's 4-step sampler, "random_weights": true), model.safetensors,
+// taehv.safetensors or wan_vae.safetensors, and caption.safetensors (8 random caption tokens).
+// The released-size decoders go with the full preset, small ones with "tiny". Prints one line to
+// `out`. wl::Error for a bad spec or a directory that is neither new nor empty.
+void write_random_sana_video_world(const std::string& dir, const RandomSanaVideoSpec& spec, std::ostream& out);
 
 // Plays, then prints one summary line to `out`. Throws wl::Error for a bad world directory,
 // policy, bindings file, unwritable output, or a window asked of a build without one.

@@ -19,6 +19,8 @@
 #include "envs/driving_world.h"
 #include "envs/policies.h"
 #include "kernels/core/error.h"
+#include "kernels/core/log.h"
+#include "model/device.h"
 #include "sim/dataset.h"
 #include "sim/loop.h"
 #include "sim/session.h"
@@ -210,8 +212,11 @@ struct Progress {
   }
 };
 
-int64_t run_group(const RolloutOptions& o, const WorldModel& model, const Sources& sources, std::vector<Plan> group,
-                  const fs::path& out, const Snapshot* from, const SessionHeader& base, int& done, Progress& progress) {
+// Runs one group; adds the time spent generating (denoise, commit, decode; the device synchronised)
+// to `generation_s`, which leaves out reading frames back, the logs, metrics and the encoder.
+int64_t run_group(const RolloutOptions& o, bool video, const WorldModel& model, const Sources& sources, std::vector<Plan> group,
+                  const fs::path& out, const Snapshot* from, const SessionHeader& base, int& done, Progress& progress,
+                  double& generation_s) {
   const ActionSpec& spec = model.action_spec();
   const int T = o.block_frames > 0 ? o.block_frames : model.info().block_frames;
   const int steps = o.denoise_steps > 0 ? o.denoise_steps : model.info().denoise_steps;
@@ -242,7 +247,7 @@ int64_t run_group(const RolloutOptions& o, const WorldModel& model, const Source
     fs::create_directories(r.tmp);
     r.source = make_source(r.plan, o, sources, spec.world);
     r.aggregator = std::make_unique<ActionAggregator>(spec);
-    r.files = std::make_unique<SessionFiles>(r.tmp.string(), spec, W, H, model.info().fps, o.video, true);
+    r.files = std::make_unique<SessionFiles>(r.tmp.string(), spec, W, H, model.info().fps, video, true);
     r.header = base;
     r.header.seed = r.plan.seed;
     r.header.player = r.source->name();
@@ -259,7 +264,7 @@ int64_t run_group(const RolloutOptions& o, const WorldModel& model, const Source
   FrameTarget target{pixels.data(), W, H, 4LL * W, false};
   int64_t frame = 0;
   for (int64_t block = 0; frame < o.frames; ++block) {
-    const int F = session.recent_latents().defined() ? 4 * T : 4 * T - 3;   // frames this block decodes
+    const int F = static_cast<int>(model.info().video_frames(T, !session.recent_latents().defined()));   // frames this block decodes
     std::vector<ActionTensor> actions;
     std::vector<std::vector<std::vector<float>>> per_frame(rows.size());
     std::vector<BlockLine> lines;
@@ -274,14 +279,17 @@ int64_t run_group(const RolloutOptions& o, const WorldModel& model, const Source
                        s->noise()[row].counter(), steps, s->state().policy().name()});
     }
     std::vector<VideoBlock> videos;
+    const auto generation_start = std::chrono::steady_clock::now();
     for (size_t i = 0; i < sessions.size(); ++i) {
       std::vector<ActionTensor> rows_actions = lockstep ? std::vector<ActionTensor>{actions[i]} : actions;
       LatentBlock latents = sessions[i].denoise_block(rows_actions, sampler);
       sessions[i].commit_state(latents);
       videos.push_back(sessions[i].decode(latents));
-      WL_CHECK(videos.back().count() == F, "rollout: block ", block, " decoded to ", videos.back().count(), " frames, expected ",
-               F, " (a bug)");
     }
+    synchronize(o.device);   // CUDA queues asynchronously: the block is generated only once this returns
+    generation_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - generation_start).count();
+    for (const VideoBlock& v : videos)
+      WL_CHECK(v.count() == F, "rollout: block ", block, " decoded to ", v.count(), " frames, expected ", F, " (a bug)");
     for (size_t b = 0; b < rows.size(); ++b) {
       RowState& r = rows[b];
       r.files->block(lines[b]);
@@ -345,6 +353,20 @@ RolloutSummary run_rollout(const RolloutOptions& o, std::ostream& out) {
   WL_CHECK(o.branch == 0 || !o.from.empty(), "--branch K needs --from FILE.wlsnap: the saved state to fork from");
   WL_CHECK(o.branch >= 0 && o.branch <= 64, "--branch must be 1..64, got ", o.branch);
   WL_CHECK(o.random_tiny != !o.model_dir.empty(), "rollout needs a world: --model DIR or --random-tiny (random weights)");
+  WL_CHECK(o.video || !o.video_required, "--video and --no-video contradict each other; hint: pass one of them");
+  // Without FFmpeg (-DWL_RECORDING=OFF, as the GPU build of tools/gpu_run.sh) there is no video:
+  // asked for explicitly that is an error; by default the rollouts are made without it, said once.
+#ifdef WL_WITH_RECORDING
+  const bool video = o.video;
+#else
+  WL_CHECK(!o.video_required, "--video: this build has no recording (FFmpeg; configured with -DWL_RECORDING=OFF), so no ",
+           "video.mp4 can be written; hint: rebuild with -DWL_RECORDING=ON, or leave --video away to write the actions, ",
+           "metrics and summary without video (nothing was written)");
+  const bool video = false;
+  if (o.video)
+    WL_LOG_WARN("rollout", "no video.mp4 is written: this build has no recording (FFmpeg; -DWL_RECORDING=OFF); each rollout ",
+                "still gets actions.jsonl, blocks.jsonl, session.json (replayable) and metrics.json");
+#endif
   ModelSource source;
   if (o.random_tiny) {
     source.world = o.world;
@@ -404,7 +426,7 @@ RolloutSummary run_rollout(const RolloutOptions& o, std::ostream& out) {
   header["frames"] = o.frames;
   header["block_frames"] = o.block_frames > 0 ? o.block_frames : model->info().block_frames;
   header["denoise_steps"] = o.denoise_steps > 0 ? o.denoise_steps : model->info().denoise_steps;
-  header["video"] = o.video;
+  header["video"] = video;
   header["branch_from"] = from ? from->metadata.at("checksum") : "";
   header["sources_fnv1a64"] = hex64(digest);
   header["rollouts"] = Json::array();
@@ -430,7 +452,8 @@ RolloutSummary run_rollout(const RolloutOptions& o, std::ostream& out) {
   for (size_t i = 0; i < pending.size(); i += static_cast<size_t>(o.batch)) {
     std::vector<Plan> group(pending.begin() + static_cast<std::ptrdiff_t>(i),
                             pending.begin() + static_cast<std::ptrdiff_t>(std::min(pending.size(), i + o.batch)));
-    summary.frames_made += run_group(o, *model, sources, group, dir, from ? &*from : nullptr, base, done, progress);
+    summary.frames_made += run_group(o, video, *model, sources, group, dir, from ? &*from : nullptr, base, done, progress,
+                                     summary.generation_seconds);
     summary.made += static_cast<int>(group.size());
   }
   if (o.progress) std::fputc('\n', stderr);
@@ -452,16 +475,24 @@ RolloutSummary run_rollout(const RolloutOptions& o, std::ostream& out) {
     report["rollouts"].push_back(std::move(m));
   }
   const double fps = summary.frames_made / std::max(summary.seconds, 1e-9);
+  const double generation_fps = summary.frames_made > 0 ? summary.frames_made / std::max(summary.generation_seconds, 1e-9) : 0.0;
   report["made"] = summary.made;
   report["kept"] = summary.kept;
   report["frames_made"] = summary.frames_made;
   report["seconds"] = summary.seconds;
   report["frames_per_second"] = fps;
+  report["generation_seconds"] = summary.generation_seconds;
+  report["generation_frames_per_second"] = generation_fps;
   report["batch"] = o.batch;
+  report["device"] = o.device;
+  report["video"] = video;
   write_file_atomic((dir / "summary.json").string(), report.dump(2) + "\n");
+  char rates[160];
+  std::snprintf(rates, sizeof rates, "%.2f frames/s generating (denoise + commit + decode, %.3f s), %.2f frames/s overall",
+                generation_fps, summary.generation_seconds, fps);
   out << "rollout " << o.out << ": " << summary.made << " made, " << summary.kept << " already there, " << summary.frames_made
-      << " frames in " << summary.seconds << " s (" << fps << " frames/s, batch " << o.batch << ", " << model->info().label
-      << ")\n";
+      << " frames in " << summary.seconds << " s (" << rates << ", batch " << o.batch << ", " << o.device
+      << (video ? "" : ", no video") << ", " << model->info().label << ")\n";
   return summary;
 }
 

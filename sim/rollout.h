@@ -9,7 +9,10 @@
 // Per rollout OUT/rollout_NNNN/: video.mp4, actions.jsonl, blocks.jsonl, session.json (replayable by
 // `worldloop replay`) and metrics.json, written in a temporary directory and renamed when complete;
 // OUT/rollout.json pins the arguments (a rerun with the same ones skips finished rollouts, other
-// ones are refused), OUT/summary.json and a printed table sum up. Format: docs/sessions.md.
+// ones are refused), OUT/summary.json and a printed table sum up, with frames/s overall and while
+// generating (denoise + commit + decode alone: what batching speeds up, free of the encoder and the
+// files). A build without recording (FFmpeg) writes everything but video.mp4 and says so once;
+// --video makes that an error instead. Format: docs/sessions.md.
 // Callers: main.cpp (`rollout`), tests.
 #pragma once
 
@@ -37,14 +40,17 @@ struct RolloutOptions {
   std::string from;                      // --branch: the .wlsnap to fork from
   int branch = 0;                        // K futures from `from` (sets seeds = K)
   std::string out;                       // the output directory (new, empty, or this run's to resume)
-  bool video = true;                     // write video.mp4 per rollout
+  bool video = true;                     // write video.mp4 per rollout (false: --no-video; a build
+                                         //   without recording skips it, saying so once)
+  bool video_required = false;           // --video: refuse to run without video.mp4 (a build without recording)
   bool progress = true;                  // progress bar on stderr
 };
 
 struct RolloutSummary {
   int made = 0, kept = 0;                // rollouts written by this run / finished before it
   int64_t frames_made = 0;
-  double seconds = 0.0;                  // wall time of this run
+  double seconds = 0.0;                  // wall time of this run (model load, generation, files, encoding)
+  double generation_seconds = 0.0;       // of which denoise + commit + decode, the device synchronised
 };
 
 // Throws wl::Error before writing anything for a bad option, an unreadable action or trajectory

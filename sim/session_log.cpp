@@ -1,9 +1,14 @@
-// The session record's files: JSON lines and session.json out and back in, and SessionFiles, the
-// writer of one session directory (see session_log.h; the format is in docs/sessions.md).
+// The session record's files: JSON lines and session.json out and back in, SessionFiles (the
+// writer of one session directory), and the two recorders that follow a live session: the frame
+// loop's observer (SessionRecorder) and ground-truth play's (SimulatorRecorder). See session_log.h;
+// the format is in docs/sessions.md.
 #include "sim/session_log.h"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +21,7 @@
 #include "model/dit_config.h"
 #include "model/safetensors.h"
 #include "sim/version.h"
+#include "sim/view.h"
 #include "sim/world_model.h"
 #ifdef WL_WITH_RECORDING
 #include "render/recorder.h"
@@ -145,14 +151,54 @@ std::vector<T> read_lines(const std::string& path, Parse parse) {
 
 bool FrameLine::operator==(const FrameLine& o) const {
   return frame == o.frame && time_s == o.time_s && block == o.block && block_frame == o.block_frame && action == o.action &&
-         input.has_value() == o.input.has_value() && (!input || same_input(*input, *o.input)) && fnv1a64 == o.fnv1a64;
+         input.has_value() == o.input.has_value() && (!input || same_input(*input, *o.input)) && fnv1a64 == o.fnv1a64 &&
+         row == o.row && side_by_side == o.side_by_side;
 }
+
+namespace {
+
+bool same_tensor(const ActionTensor& a, const ActionTensor& b) {
+  return a.frames == b.frames && a.dims == b.dims && a.values == b.values;
+}
+
+Json rows_json(const ActionTensor& a) {
+  Json rows = Json::array();
+  for (int t = 0; t < a.frames; ++t) {
+    Json row = Json::array();
+    for (int d = 0; d < a.dims; ++d) row.push_back(short_double(a.row(t)[d]));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// [T, A] from a JSON array of T rows of A finite numbers.
+ActionTensor tensor_from(const Json& j, const char* key, const std::string& where) {
+  std::vector<std::vector<float>> rows;
+  try {
+    rows = j.get<std::vector<std::vector<float>>>();
+  } catch (const std::exception&) {
+    WL_FAIL(where, ": '", key, "' should be [T, A] rows of numbers, found ", j.dump().substr(0, 80));
+  }
+  WL_CHECK(!rows.empty() && rows.size() <= 64, where, ": '", key, "' should hold 1..64 rows [T, A], found ", rows.size());
+  ActionTensor out;
+  out.frames = static_cast<int>(rows.size());
+  out.dims = static_cast<int>(rows.front().size());
+  for (const auto& row : rows) {
+    WL_CHECK(static_cast<int>(row.size()) == out.dims, where, ": the rows of '", key, "' differ in width");
+    for (float v : row) WL_CHECK(std::isfinite(v), where, ": '", key, "' holds a non-finite value");
+    out.values.insert(out.values.end(), row.begin(), row.end());
+  }
+  return out;
+}
+
+}  // namespace
 
 bool BlockLine::operator==(const BlockLine& o) const {
   return block == o.block && epoch == o.epoch && first_latent_frame == o.first_latent_frame &&
-         first_video_frame == o.first_video_frame && actions.frames == o.actions.frames && actions.dims == o.actions.dims &&
-         actions.values == o.actions.values && seed == o.seed && noise_counter == o.noise_counter &&
-         denoise_steps == o.denoise_steps && state_policy == o.state_policy;
+         first_video_frame == o.first_video_frame && same_tensor(actions, o.actions) && seed == o.seed &&
+         noise_counter == o.noise_counter && denoise_steps == o.denoise_steps && state_policy == o.state_policy &&
+         rows.size() == o.rows.size() && std::equal(rows.begin(), rows.end(), o.rows.begin(), same_tensor) &&
+         row_seeds == o.row_seeds && continued_from == o.continued_from;
 }
 
 std::string frame_line_json(const ActionSpec& spec, const FrameLine& line) {
@@ -161,8 +207,12 @@ std::string frame_line_json(const ActionSpec& spec, const FrameLine& line) {
   Json j;
   j["frame"] = line.frame;
   j["time"] = line.time_s;
-  j["block"] = line.block;
-  j["block_frame"] = line.block_frame;
+  if (line.block >= 0) {   // a ground-truth session has no blocks
+    j["block"] = line.block;
+    j["block_frame"] = line.block_frame;
+  }
+  if (line.row != 0) j["row"] = line.row;
+  if (line.side_by_side) j["fidelity"] = true;
   Json action = Json::object();
   for (int a = 0; a < spec.width(); ++a) action[spec.dims[a].name] = short_double(line.action[a]);
   j["action"] = std::move(action);
@@ -193,6 +243,9 @@ FrameLine parse_frame_line(const ActionSpec& spec, std::string_view text, const 
            spec.world, " world ", spec.width(), "; hint: was this file recorded in another world?");
   if (j.contains("input")) line.input = input_from(j["input"], where);
   line.fnv1a64 = j.contains("fnv1a64") ? parse_hex(j["fnv1a64"], where, "fnv1a64") : 0;
+  line.row = j.contains("row") ? get<int>(j, "row", where) : 0;
+  WL_CHECK(line.row >= -1 && line.row < 64, where, ": 'row' is ", line.row, ", expected -1 (the grid) or a batch row 0..63");
+  line.side_by_side = j.contains("fidelity") && get<bool>(j, "fidelity", where);
   return line;
 }
 
@@ -206,13 +259,13 @@ std::string block_line_json(const BlockLine& b) {
   j["noise_counter"] = b.noise_counter;
   j["denoise_steps"] = b.denoise_steps;
   j["state_policy"] = b.state_policy;
-  Json rows = Json::array();
-  for (int t = 0; t < b.actions.frames; ++t) {
-    Json row = Json::array();
-    for (int a = 0; a < b.actions.dims; ++a) row.push_back(short_double(b.actions.row(t)[a]));
-    rows.push_back(std::move(row));
+  j["actions"] = rows_json(b.actions);
+  if (!b.rows.empty()) {
+    j["rows"] = Json::array();
+    for (const ActionTensor& r : b.rows) j["rows"].push_back(rows_json(r));
+    j["row_seeds"] = b.row_seeds;
   }
-  j["actions"] = std::move(rows);
+  if (b.continued_from >= 0) j["continued_from"] = b.continued_from;
   return j.dump();
 }
 
@@ -228,15 +281,24 @@ BlockLine parse_block_line(std::string_view text, const std::string& where) {
   b.denoise_steps = get<int>(j, "denoise_steps", where);
   WL_CHECK(b.denoise_steps >= 1 && b.denoise_steps <= 50, where, ": denoise_steps ", b.denoise_steps, " is outside 1..50");
   b.state_policy = get<std::string>(j, "state_policy", where);
-  auto rows = get<std::vector<std::vector<float>>>(j, "actions", where);
-  WL_CHECK(!rows.empty() && rows.size() <= 64, where, ": 'actions' should hold 1..64 rows [T, A], found ", rows.size());
-  b.actions.frames = static_cast<int>(rows.size());
-  b.actions.dims = static_cast<int>(rows.front().size());
-  for (const auto& row : rows) {
-    WL_CHECK(static_cast<int>(row.size()) == b.actions.dims, where, ": the rows of 'actions' differ in width");
-    for (float v : row) WL_CHECK(std::isfinite(v), where, ": 'actions' holds a non-finite value");
-    b.actions.values.insert(b.actions.values.end(), row.begin(), row.end());
+  WL_CHECK(j.contains("actions"), where, ": 'actions' is missing; hint: is this a worldloop session file?");
+  b.actions = tensor_from(j["actions"], "actions", where);
+  if (j.contains("rows")) {
+    WL_CHECK(j["rows"].is_array() && j["rows"].size() >= 2 && j["rows"].size() <= 64, where,
+             ": 'rows' should hold 2..64 branches' [T, A] actions");
+    for (const Json& r : j["rows"]) {
+      b.rows.push_back(tensor_from(r, "rows", where));
+      WL_CHECK(b.rows.back().frames == b.actions.frames && b.rows.back().dims == b.actions.dims, where,
+               ": a branch in 'rows' is [", b.rows.back().frames, ", ", b.rows.back().dims, "], 'actions' is [",
+               b.actions.frames, ", ", b.actions.dims, "]");
+    }
+    b.row_seeds = get<std::vector<uint64_t>>(j, "row_seeds", where);
+    WL_CHECK(b.row_seeds.size() == b.rows.size(), where, ": ", b.rows.size(), " branches in 'rows' but ", b.row_seeds.size(),
+             " seeds in 'row_seeds'");
   }
+  b.continued_from = j.contains("continued_from") ? get<int>(j, "continued_from", where) : -1;
+  WL_CHECK(b.continued_from >= -1 && b.continued_from < 64, where, ": 'continued_from' is ", b.continued_from,
+           ", expected a batch row 0..63");
   return b;
 }
 
@@ -269,7 +331,24 @@ SessionHeader make_session_header(const WorldModel& model, const ModelSource& so
   return h;
 }
 
+SessionHeader make_ground_truth_header(const std::string& world, int size, double fps, uint64_t seed, const std::string& player) {
+  SessionHeader h;
+  h.engine = str("worldloop ", kVersion, " (commit ", kGitCommit, ", ", kBuildFlavour, ")");
+  h.kind = "ground_truth";
+  h.model_label = str("the ", world, " simulator (ground truth)");
+  h.model_source = {"simulator", "", world, 0, 0};
+  h.world = world;
+  h.fps = fps;
+  h.width = size;
+  h.height = size;
+  h.seed = seed;
+  h.player = player;
+  return h;
+}
+
 std::unique_ptr<WorldModel> load_model(const ModelSource& source, const std::string& device) {
+  WL_CHECK(source.kind != "simulator", "model source kind 'simulator': a ground-truth session has no model (the ", source.world,
+           " simulator made its frames)");
   WorldModelOptions options{device, device != "cpu"};
   if (source.kind == "random_tiny") return WorldModel::random_tiny(source.world, source.seed, options, source.latent_size);
   WL_CHECK(source.kind == "dir", "model source kind '", source.kind, "' is unknown (expected random_tiny or dir)");
@@ -315,7 +394,14 @@ std::string session_json(const SessionHeader& h) {
                            {"message", e.message},
                            {"epoch", e.epoch}});
   j["epochs"] = Json::array();
-  for (const EpochOrigin& e : h.epochs) j["epochs"].push_back({{"epoch", e.epoch}, {"origin", e.origin}, {"file", e.file}});
+  for (const EpochOrigin& e : h.epochs) {
+    Json origin = {{"epoch", e.epoch}, {"origin", e.origin}, {"file", e.file}};
+    if (e.origin == "simulator") {
+      origin["seed"] = e.seed;
+      origin["preroll"] = e.preroll;
+    }
+    j["epochs"].push_back(std::move(origin));
+  }
   j["frames"] = h.frames;
   j["blocks"] = h.blocks;
   j["frames_fnv1a64"] = hex16(h.frames_fnv1a64);
@@ -353,8 +439,14 @@ SessionHeader parse_session_json(const std::string& text, const std::string& whe
     h.events.push_back({get<int64_t>(e, "frame", where), get<double>(e, "time", where), get<std::string>(e, "kind", where),
                         get<std::string>(e, "name", where), get<bool>(e, "ok", where), get<std::string>(e, "message", where),
                         get<int64_t>(e, "epoch", where)});
-  for (const Json& e : get<Json>(j, "epochs", where))
+  for (const Json& e : get<Json>(j, "epochs", where)) {
     h.epochs.push_back({get<int64_t>(e, "epoch", where), get<std::string>(e, "origin", where), get<std::string>(e, "file", where)});
+    if (h.epochs.back().origin == "simulator") {
+      h.epochs.back().seed = get<uint64_t>(e, "seed", where);
+      h.epochs.back().preroll = get<int64_t>(e, "preroll", where);
+      WL_CHECK(h.epochs.back().preroll >= 0, where, ": epoch ", h.epochs.back().epoch, " has a negative 'preroll'");
+    }
+  }
   h.frames = get<int64_t>(j, "frames", where);
   h.blocks = get<int64_t>(j, "blocks", where);
   h.frames_fnv1a64 = parse_hex(j.at("frames_fnv1a64"), where, "frames_fnv1a64");
@@ -385,6 +477,8 @@ void write_file_atomic(const std::string& path, const std::string& text) {
 
 void claim_new_dir(const std::string& dir, const std::string& flag) {
   WL_CHECK(!dir.empty(), flag, " needs a directory name");
+  WL_CHECK(fs::path(dir).extension() != ".mp4", flag, " ", dir, " names a session directory (video.mp4, actions.jsonl and ",
+           "session.json go inside it), not an MP4; hint: ", flag, " ", fs::path(dir).replace_extension().string());
   std::error_code ec;
   if (fs::exists(dir, ec)) {
     WL_CHECK(fs::is_directory(dir) && fs::is_empty(dir), flag, " ", dir, " already exists",
@@ -396,6 +490,35 @@ void claim_new_dir(const std::string& dir, const std::string& flag) {
   WL_CHECK(!ec, "cannot create ", flag, " ", dir, ": ", ec.message());
 }
 
+std::string next_session_dir(const std::string& base, int& count) {
+  std::string stem = base;
+  if (stem.empty()) {
+    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "session_%Y%m%d_%H%M%S", std::localtime(&now));
+    stem = buffer;
+  }
+  if (count++ == 0 && (!base.empty() || !fs::exists(stem))) return stem;   // --record DIR: claim_new_dir checks it
+  std::string dir = str(stem, "_", count);
+  while (fs::exists(dir)) dir = str(stem, "_", ++count);
+  return dir;
+}
+
+bool session_video() {
+#ifdef WL_WITH_RECORDING
+  return true;
+#else
+  // Said once per process: the logs are what replay needs, the video is for people.
+  static bool said = [] {
+    WL_LOG_WARN("record", "no video.mp4 is written: this build has no recording (FFmpeg; -DWL_RECORDING=OFF); the session's ",
+                "logs are, and `worldloop replay DIR --out video.mp4` on a build with recording makes the video from them");
+    return true;
+  }();
+  (void)said;
+  return false;
+#endif
+}
+
 uint64_t frame_fnv1a64(const FrameTarget& f) {
   uint64_t hash = kFnvOffset;
   for (int y = 0; y < f.height; ++y) hash = fnv1a({f.pixels + y * f.row_pitch, static_cast<size_t>(f.width) * 4}, hash);
@@ -403,13 +526,15 @@ uint64_t frame_fnv1a64(const FrameTarget& f) {
 }
 
 SessionFiles::SessionFiles(const std::string& dir, const ActionSpec& spec, int width, int height, double fps, bool video,
-                           bool offline)
+                           bool offline, bool blocks)
     : dir_(dir), spec_(spec), hash_(kFnvOffset) {
-  const std::string actions = (fs::path(dir) / "actions.jsonl").string(), blocks = (fs::path(dir) / "blocks.jsonl").string();
+  const std::string actions = (fs::path(dir) / "actions.jsonl").string(), blocks_path = (fs::path(dir) / "blocks.jsonl").string();
   actions_.open(actions, std::ios::binary | std::ios::trunc);
   WL_CHECK(actions_.good(), "cannot create ", actions, "; hint: is the directory writable?");
-  blocks_.open(blocks, std::ios::binary | std::ios::trunc);
-  WL_CHECK(blocks_.good(), "cannot create ", blocks, "; hint: is the directory writable?");
+  if (blocks) {
+    blocks_.open(blocks_path, std::ios::binary | std::ios::trunc);
+    WL_CHECK(blocks_.good(), "cannot create ", blocks_path, "; hint: is the directory writable?");
+  }
   if (!video) return;
 #ifdef WL_WITH_RECORDING
   RecorderInfo info{.path = (fs::path(dir) / "video.mp4").string(), .width = width, .height = height};
@@ -438,14 +563,22 @@ void SessionFiles::frame(const FrameLine& line, const FrameTarget& pixels) {
 }
 
 void SessionFiles::block(const BlockLine& line) {
+  WL_CHECK(blocks_.is_open(), "SessionFiles::block: ", dir_, " was opened without blocks.jsonl (a bug)");
   blocks_ << block_line_json(line) << '\n';
   blocks_.flush();
+}
+
+int64_t SessionFiles::dropped() const {
+#ifdef WL_WITH_RECORDING
+  if (recorder_) return recorder_->stats().frames_dropped;
+#endif
+  return 0;
 }
 
 std::string SessionFiles::finish() {
   std::string video = "no video";
   actions_.close();
-  blocks_.close();
+  if (blocks_.is_open()) blocks_.close();
   WL_CHECK(!actions_.fail() && !blocks_.fail(), "cannot write the session logs in ", dir_, "; hint: is the disk full?");
 #ifdef WL_WITH_RECORDING
   if (recorder_) {
@@ -508,12 +641,13 @@ void SessionRecorder::start(const std::string& dir) {
     header_.events.clear();
     header_.settings.clear();
     std::string file = copy_origin();
-    header_.epochs.push_back({epoch_, file.empty() ? "fresh" : "snapshot", file});
+    header_.epochs.push_back({epoch_, file.empty() ? (simulator_context_ ? "simulator_context" : "fresh") : "snapshot", file});
     if (!epoch_blocks_.empty()) {
       const BlockLine& b = epoch_blocks_.front();
       header_.settings.push_back({b.block, b.denoise_steps, b.seed, b.actions.frames, b.state_policy});
     }
-    files_ = std::make_unique<SessionFiles>(dir, model_.action_spec(), header_.width, header_.height, header_.fps, true, offline_);
+    files_ = std::make_unique<SessionFiles>(dir, model_.action_spec(), header_.width, header_.height, header_.fps,
+                                            session_video(), offline_);
     for (size_t i = 0; i < epoch_blocks_.size(); ++i) {
       const BlockLine& b = epoch_blocks_[i];
       SettingsChange c{b.block, b.denoise_steps, b.seed, b.actions.frames, b.state_policy};
@@ -539,13 +673,14 @@ void SessionRecorder::start(const std::string& dir) {
 std::string SessionRecorder::stop() {
   if (!files_) return "";
   header_.events.push_back({frames_seen_, last_time_, "record_stop", "", true, "", epoch_});
-  std::string video = files_->finish();
-  header_.frames = files_->frames();
-  header_.frames_fnv1a64 = files_->hash();
+  std::unique_ptr<SessionFiles> files = std::move(files_);   // stopped even if finishing throws (session.json: incomplete)
+  std::string video = files->finish();
+  header_.frames = files->frames();
+  header_.frames_fnv1a64 = files->hash();
   header_.complete = true;
-  files_.reset();
   write_header();
-  return str("wrote ", dir_, ": video.mp4 ", video, ", actions.jsonl, blocks.jsonl, session.json");
+  return str("wrote ", dir_, ": ", session_video() ? "video.mp4 " + video + ", " : "", "actions.jsonl, blocks.jsonl, session.json",
+             session_video() ? "" : " (no video.mp4: this build has no recording)");
 }
 
 void SessionRecorder::write_header() {
@@ -563,6 +698,11 @@ void SessionRecorder::block_started(const BlockStarted& b) {
   }
   BlockLine line{b.index, b.epoch, b.first_latent_frame, b.first_video_frame, *b.actions, b.seed, b.noise_counter,
                  b.denoise_steps, b.state_policy};
+  if (b.rows) {
+    line.rows = *b.rows;
+    line.row_seeds = b.row_seeds;
+  }
+  line.continued_from = b.continued_from;
   SettingsChange now{b.index, b.denoise_steps, b.seed, b.actions->frames, b.state_policy};
   bool changed = !settings_ || now.denoise_steps != settings_->denoise_steps || now.seed != settings_->seed ||
                  now.block_frames != settings_->block_frames || now.state_policy != settings_->state_policy;
@@ -581,13 +721,25 @@ void SessionRecorder::frame_shown(const FrameShown& f) {
   frames_seen_ = f.index + 1;
   last_time_ = f.time_s;
   if (!files_) return;
-  FrameLine line{f.index, f.time_s, f.block, f.block_frame, *f.action, *f.input, frame_fnv1a64(*f.pixels)};
+  FrameLine line{f.index, f.time_s, f.block, f.block_frame, *f.action, *f.input, frame_fnv1a64(*f.pixels), f.row, f.side_by_side};
   files_->frame(line, *f.pixels);
+}
+
+RecordStatus SessionRecorder::status() const {
+  RecordStatus s;
+  s.active = files_ != nullptr;
+  if (!files_) return s;
+  s.frames = files_->frames();
+  s.seconds = static_cast<double>(s.frames) / header_.fps;
+  s.dropped = files_->dropped();
+  s.target = dir_;
+  return s;
 }
 
 void SessionRecorder::event(const LoopEvent& e) {
   if (e.ok && (e.kind == "load" || e.kind == "reset")) {
     origin_path_ = e.kind == "load" ? e.path : "";
+    simulator_context_ = e.kind == "reset" && e.name == "simulator";   // FrameLoop::reset_from_simulator
     try {
       origin_checksum_ = e.kind == "load" ? snapshot_checksum(e.path) : "";
     } catch (const std::exception&) {
@@ -601,12 +753,130 @@ void SessionRecorder::event(const LoopEvent& e) {
     epoch_blocks_.clear();
     try {
       std::string file = copy_origin();
-      header_.epochs.push_back({e.epoch, file.empty() ? "fresh" : "snapshot", file});
+      header_.epochs.push_back({e.epoch, file.empty() ? (simulator_context_ ? "simulator_context" : "fresh") : "snapshot", file});
     } catch (const std::exception& error) {   // the loop goes on; replay will refuse this epoch with the reason
       header_.epochs.push_back({e.epoch, "unavailable", error.what()});
     }
   }
   write_header();
+}
+
+// [SECTION] SimulatorRecorder
+
+SimulatorRecorder::SimulatorRecorder(SessionHeader header, const ActionSpec& spec, bool offline)
+    : header_(std::move(header)), spec_(spec), offline_(offline),
+      rgba_(static_cast<size_t>(header_.width) * header_.height * 4, 255) {}
+
+SimulatorRecorder::~SimulatorRecorder() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    WL_LOG_WARN("record", "stopping the recording failed: ", e.what());
+  }
+}
+
+void SimulatorRecorder::reset(uint64_t seed, const Frame& first, double time_s) {
+  if (files_) flush(last_action_, nullptr);   // the frame before the reset: no step was taken from it
+  ++epoch_;
+  seed_ = seed;
+  steps_.clear();
+  show(first, time_s);
+  if (!files_) return;
+  header_.events.push_back({files_->frames(), time_s, "reset", "", true, str("reset: seed ", seed), epoch_});
+  header_.epochs.push_back({epoch_, "simulator", "", seed, 0});
+  write_header();
+  pending_ = true;
+}
+
+void SimulatorRecorder::step(const std::vector<float>& action, const InputSnapshot* input, const Frame& next, double time_s) {
+  last_action_ = action;
+  steps_.push_back(action);
+  if (files_) flush(action, input);
+  show(next, time_s);
+  pending_ = files_ != nullptr;
+}
+
+void SimulatorRecorder::start(const std::string& dir) {
+  if (files_) return;
+  WL_CHECK(epoch_ >= 0, "SimulatorRecorder::start before the first reset (a bug)");
+  claim_new_dir(dir, "--record");
+  dir_ = dir;
+  try {
+    const int64_t preroll = static_cast<int64_t>(steps_.size());
+    header_.events.clear();
+    header_.epochs = {{epoch_, "simulator", preroll > 0 ? "preroll.jsonl" : "", seed_, preroll}};
+    if (preroll > 0) {   // the actions since the reset: replay steps through them to the frame on screen
+      std::string text;
+      for (int64_t i = 0; i < preroll; ++i)
+        text += frame_line_json(spec_, FrameLine{i, static_cast<double>(i) / header_.fps, -1, -1, steps_[i]}) + "\n";
+      write_file_atomic((fs::path(dir) / "preroll.jsonl").string(), text);
+    }
+    files_ = std::make_unique<SessionFiles>(dir, spec_, header_.width, header_.height, header_.fps, session_video(), offline_,
+                                            false);
+    header_.events.push_back({0, time_s_, "record_start", "", true, str("recording into ", dir), epoch_});
+    header_.complete = false;
+    write_header();
+  } catch (...) {
+    files_.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);   // it was new or empty: nothing of anyone else's is removed
+    throw;
+  }
+  pending_ = true;
+  WL_LOG_INFO("record", "recording into ", dir);
+}
+
+std::string SimulatorRecorder::stop(const std::vector<float>* action) {
+  if (!files_) return "";
+  flush(action ? *action : last_action_, nullptr);
+  header_.events.push_back({files_->frames(), time_s_, "record_stop", "", true, "", epoch_});
+  std::unique_ptr<SessionFiles> files = std::move(files_);   // stopped even if finishing throws
+  std::string video = files->finish();
+  header_.frames = files->frames();
+  header_.frames_fnv1a64 = files->hash();
+  header_.complete = true;
+  write_header();
+  return str("wrote ", dir_, ": ", session_video() ? "video.mp4 " + video + ", " : "", "actions.jsonl, session.json",
+             session_video() ? "" : " (no video.mp4: this build has no recording)");
+}
+
+RecordStatus SimulatorRecorder::status() const {
+  RecordStatus s;
+  if (!files_) return s;
+  s.active = true;
+  s.frames = files_->frames();
+  s.seconds = static_cast<double>(s.frames) / header_.fps;
+  s.dropped = files_->dropped();
+  s.target = dir_;
+  return s;
+}
+
+void SimulatorRecorder::show(const Frame& frame, double time_s) {
+  WL_CHECK(frame.width == header_.width && frame.height == header_.height, "SimulatorRecorder: a ", frame.width, "x",
+           frame.height, " frame for a ", header_.width, "x", header_.height, " session (a bug)");
+  write_rgb_to_target(frame.rgb, target());   // as replay converts them: alpha 255
+  time_s_ = time_s;
+}
+
+// The frame shown, with the action taken at it, into the session files.
+void SimulatorRecorder::flush(const std::vector<float>& action, const InputSnapshot* input) {
+  if (!pending_) return;
+  pending_ = false;
+  FrameLine line{files_->frames(), time_s_, -1, -1, action.empty() ? std::vector<float>(spec_.width(), 0.f) : action,
+                 input ? std::optional<InputSnapshot>(*input) : std::nullopt, frame_fnv1a64(target())};
+  files_->frame(line, target());
+}
+
+void SimulatorRecorder::write_header() {
+  if (files_) {
+    header_.frames = files_->frames();
+    header_.frames_fnv1a64 = files_->hash();
+  }
+  write_file_atomic((fs::path(dir_) / "session.json").string(), session_json(header_));
+}
+
+FrameTarget SimulatorRecorder::target() {
+  return FrameTarget{rgba_.data(), header_.width, header_.height, 4LL * header_.width, false};
 }
 
 }  // namespace wl

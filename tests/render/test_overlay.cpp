@@ -97,6 +97,48 @@ TEST(Overlay, SettingsPersistAndCommandsAreTakenOnce) {
   EXPECT_EQ(first.load_slot, -1);
 }
 
+// The record control: its status comes from the recording's owner and outlives update() (the loop
+// refills OverlayFrame every frame without it); while recording the panel grows by the elapsed
+// time, drops and target lines, and shrinks back after.
+TEST(Overlay, RecordStatusPersistsAndShowsWhileRecording) {
+  PresenterInfo info = overlay_info(true);
+  info.frame_width = info.output_width = 1200;   // the action HUD far right of the panel,
+  info.frame_height = info.output_height = 900;  // and room for the whole panel below
+  Presenter presenter(info);
+  Overlay& overlay = *presenter.overlay();
+  // The panel's height: the lowest output row it changed in a strip of its left columns.
+  auto panel_height = [&] {
+    for (int i = 0; i < 2; ++i) {   // ImGui sizes auto-fitting windows on their first frame
+      overlay.update(OverlayFrame{});   // as the loop does every frame, without the record status
+      write_pattern(presenter.begin_frame(), 0);
+      EXPECT_EQ(presenter.present(), FrameStatus::Presented);
+    }
+    std::vector<uint8_t> rgba;
+    int w = 0, h = 0;
+    EXPECT_TRUE(presenter.read_frame(rgba, w, h));
+    int lowest = 0;
+    for (int y = 0; y < h; ++y)
+      for (int x = 20; x < 120 && x < w; ++x) {
+        Rgba want = pattern_pixel(x, y, 0);
+        const uint8_t* p = rgba.data() + (static_cast<size_t>(y) * w + x) * 4;
+        if (p[0] != want.r || p[1] != want.g || p[2] != want.b) lowest = y;
+      }
+    return static_cast<float>(lowest);
+  };
+  const float idle = panel_height();
+  overlay.set_record_status({.active = true, .seconds = 75.25, .frames = 1505, .dropped = 3, .target = "session_1"});
+  const float recording = panel_height();
+  EXPECT_TRUE(overlay.record_status().active) << "update() keeps it";
+  EXPECT_EQ(overlay.record_status().dropped, 3);
+  EXPECT_EQ(overlay.record_status().target, "session_1");
+  EXPECT_GT(recording, idle + 10.f) << "the elapsed time, drops and target lines";
+  overlay.set_record_status({.note = "wrote session_1: video.mp4 1505 frames (libx264, 3 dropped)"});
+  EXPECT_GT(panel_height(), idle) << "the result of the last stop stays under the button";
+  overlay.set_record_status({});
+  EXPECT_FLOAT_EQ(panel_height(), idle);
+  EXPECT_EQ(presenter.stats().validation_messages, 0);
+}
+
 // [SECTION] views: the branch grid and the fidelity halves, and clicks mapped onto them
 
 TEST(OverlayViews, GridAndSideBySideLayouts) {

@@ -231,14 +231,15 @@ TEST_F(WindowedPresenter, DISABLED_OverlayScreenshot) {
     numbers.state_bytes = int64_t{160} << 20;
     numbers.model_info = "SANA-Video 2B, bf16, 832x480";
     numbers.world_info = "voxel world, VPT actions (A = 22)";
-    numbers.record_seconds = frame / 16.0;
-    numbers.dropped_frames = 2;
+    numbers.dropped_frames = 0;
     numbers.input.keys.set(26);    // W held
     numbers.input.keys.set(225);   // shift
     numbers.input.mouse_dx = 4.f * wobble;
     numbers.input.mouse_dy = -1.5f;
     numbers.input.gamepad_axes = {0.3f, -0.8f, 0.f, 0.1f, 0.f, 0.6f};
     presenter.overlay()->update(numbers);
+    presenter.overlay()->set_record_status({.active = true, .seconds = 83.0 + frame / 16.0, .frames = 1660 + frame,
+                                            .dropped = 2, .target = "session_20261126_101500"});
     if (frame == 0) {
       presenter.overlay()->settings().prompt = "a sunny valley, late afternoon";
       presenter.overlay()->settings().recording = true;

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <map>
 #include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "kernels/core/error.h"
 #include "sim/replay.h"
@@ -77,8 +78,13 @@ TEST(Rollout, BatchedEqualsOneAtATime) {
   auto a = tree(f.dir.file("batched")), b = tree(f.dir.file("alone"));
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, bytes] : a) EXPECT_TRUE(b[name] == bytes) << name << " differs between --batch 3 and --batch 1";
-  for (const char* file : {"video.mp4", "actions.jsonl", "blocks.jsonl", "metrics.json", "session.json"})
+  for (const char* file : {"actions.jsonl", "blocks.jsonl", "metrics.json", "session.json"})
     EXPECT_TRUE(fs::exists(fs::path(f.dir.file("batched")) / "rollout_0002" / file)) << file;
+#ifdef WL_WITH_RECORDING
+  EXPECT_TRUE(fs::exists(fs::path(f.dir.file("batched")) / "rollout_0002" / "video.mp4"));
+#else
+  EXPECT_FALSE(fs::exists(fs::path(f.dir.file("batched")) / "rollout_0002" / "video.mp4")) << "a build without recording";
+#endif
   EXPECT_TRUE(fs::exists(f.dir.file("batched/summary.json")));
   EXPECT_NE(log.str().find("rollout_0001"), std::string::npos) << log.str();
   // Three different sources make three different videos.
@@ -174,6 +180,63 @@ TEST(Rollout, BadInputIsOneClearErrorAndDamagesNothing) {
   EXPECT_NE(e.find("holds a different rollout run: its 'frames' is 6, this run's is 8"), std::string::npos) << e;
   EXPECT_NE(e.find("hint"), std::string::npos) << e;
   EXPECT_TRUE(tree(f.dir.file("taken")) == before);
+}
+
+// summary.json reports frames/s while generating (denoise + commit + decode, the device synchronised)
+// beside the overall rate, so batched and one-at-a-time runs compare without the encoder and files.
+TEST(Rollout, SummaryReportsGenerationFramesPerSecond) {
+  Fixture f;
+  std::ostringstream log;
+  RolloutOptions o = f.options("rates", 3);
+  RolloutSummary s = run_rollout(o, log);
+  EXPECT_GT(s.generation_seconds, 0.0);
+  EXPECT_LE(s.generation_seconds, s.seconds);
+  nlohmann::json j = nlohmann::json::parse(slurp(f.dir.file("rates/summary.json")));
+  EXPECT_EQ(j["frames_made"], 42);
+  EXPECT_EQ(j["batch"], 3);
+  EXPECT_EQ(j["device"], "cpu");
+  EXPECT_GT(j["generation_frames_per_second"].get<double>(), 0.0);
+  EXPECT_GE(j["generation_frames_per_second"].get<double>(), j["frames_per_second"].get<double>());
+  EXPECT_NEAR(j["generation_frames_per_second"].get<double>(), 42 / j["generation_seconds"].get<double>(), 1e-6);
+  EXPECT_NE(log.str().find("frames/s generating (denoise + commit + decode"), std::string::npos) << log.str();
+}
+
+// Video is optional: --no-video skips it; --video with --no-video is refused; a build without
+// recording (the GPU machine's, -DWL_RECORDING=OFF) runs without video by default and refuses --video.
+TEST(Rollout, VideoIsOptionalAndABuildWithoutRecordingSaysSo) {
+  Fixture f;
+  std::ostringstream log;
+  RolloutOptions none = f.options("none", 3);
+  none.video = false;
+  run_rollout(none, log);
+  EXPECT_FALSE(fs::exists(f.dir.file("none/rollout_0000/video.mp4")));
+  EXPECT_TRUE(fs::exists(f.dir.file("none/rollout_0000/metrics.json")));
+  EXPECT_EQ(nlohmann::json::parse(slurp(f.dir.file("none/summary.json")))["video"], false);
+
+  RolloutOptions both = f.options("both", 3);
+  both.video = false;
+  both.video_required = true;
+  std::string e = error_of(both);
+  EXPECT_NE(e.find("--video and --no-video"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(f.dir.file("both")));
+
+  RolloutOptions asked = f.options("asked", 3);
+  asked.video_required = true;
+#ifdef WL_WITH_RECORDING
+  run_rollout(asked, log);
+  EXPECT_TRUE(fs::exists(f.dir.file("asked/rollout_0000/video.mp4")));
+#else
+  e = error_of(asked);
+  EXPECT_NE(e.find("--video: this build has no recording"), std::string::npos) << e;
+  EXPECT_NE(e.find("hint"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(f.dir.file("asked")));
+  RolloutOptions by_default = f.options("default", 3);
+  run_rollout(by_default, log);
+  EXPECT_FALSE(fs::exists(f.dir.file("default/rollout_0000/video.mp4")));
+  EXPECT_TRUE(fs::exists(f.dir.file("default/rollout_0002/actions.jsonl")));
+  EXPECT_EQ(nlohmann::json::parse(slurp(f.dir.file("default/summary.json")))["video"], false);
+  EXPECT_NE(log.str().find(", no video,"), std::string::npos) << log.str();
+#endif
 }
 
 }  // namespace

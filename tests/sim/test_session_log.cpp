@@ -1,6 +1,7 @@
 // The session record's formats (sim/session_log.h): actions.jsonl, blocks.jsonl and session.json
-// lines written and read back equal (floats bit-equal), malformed lines named by file and line, and
-// a session directory that is never overwritten.
+// lines written and read back equal (floats bit-equal), branching blocks and frames and ground-truth
+// epochs included, malformed lines named by file and line, and a session directory that is never
+// overwritten.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "envs/action_spec.h"
 #include "kernels/core/error.h"
 #include "sim/session_log.h"
+#include "sim/world_model.h"
 #include "tests/support/temp_dir.h"
 
 namespace wl {
@@ -57,6 +59,63 @@ TEST(SessionLog, BlockLinesRoundTrip) {
               "sink+window:4"};
   BlockLine back = parse_block_line(block_line_json(b), "test");
   EXPECT_TRUE(back == b) << block_line_json(b);
+  EXPECT_EQ(block_line_json(b).find("rows"), std::string::npos) << "one sequence writes no branch fields";
+
+  // Branching: the K rows the batch saw, their seeds, the row a continue went on from.
+  b.rows = {b.actions, ActionTensor{2, 3, {0.6f, 0.7f, 0.f, 0.1f, 1.f, 0.25f}}};
+  b.row_seeds = {42, 43};
+  b.continued_from = 2;
+  back = parse_block_line(block_line_json(b), "test");
+  EXPECT_TRUE(back == b) << block_line_json(b);
+  back.rows[1].values[4] = 0.5f;
+  EXPECT_FALSE(back == b);
+}
+
+TEST(SessionLog, BranchFieldsThatDoNotFitAreNamed) {
+  BlockLine b{4, 1, 12, 45, ActionTensor{1, 2, {0.1f, 0.7f}}, 42, 0, 4, "global"};
+  b.rows = {b.actions, b.actions};
+  b.row_seeds = {42, 43, 44};   // three seeds for two rows
+  try {
+    parse_block_line(block_line_json(b), "blocks.jsonl:7");
+    FAIL() << "rows and seeds of different counts were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("blocks.jsonl:7: 2 branches in 'rows' but 3 seeds"), std::string::npos) << e.what();
+  }
+  b.row_seeds = {42, 43};
+  b.rows[1] = ActionTensor{1, 3, {0.f, 0.f, 0.f}};
+  try {
+    parse_block_line(block_line_json(b), "blocks.jsonl:8");
+    FAIL() << "a branch of another shape was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("blocks.jsonl:8: a branch in 'rows' is [1, 3], 'actions' is [1, 2]"), std::string::npos)
+        << e.what();
+  }
+  const ActionSpec spec = driving_action_spec();
+  EXPECT_THROW(parse_frame_line(spec, R"({"frame": 1, "time": 0, "row": -4, "action": {"steer": 0, "throttle": 0, "brake": 0}})",
+                                "t"), Error);
+}
+
+TEST(SessionLog, ViewAndGroundTruthFieldsRoundTrip) {
+  const ActionSpec spec = driving_action_spec();
+  FrameLine grid = sample_frame(false);
+  grid.row = -1;
+  EXPECT_TRUE(parse_frame_line(spec, frame_line_json(spec, grid), "t") == grid) << frame_line_json(spec, grid);
+  FrameLine fidelity = sample_frame(false);
+  fidelity.side_by_side = true;
+  EXPECT_TRUE(parse_frame_line(spec, frame_line_json(spec, fidelity), "t") == fidelity);
+  FrameLine simulator = sample_frame(true);   // ground truth: no block
+  simulator.block = simulator.block_frame = -1;
+  std::string text = frame_line_json(spec, simulator);
+  EXPECT_EQ(text.find("block"), std::string::npos) << text;
+  EXPECT_TRUE(parse_frame_line(spec, text, "t") == simulator) << text;
+
+  SessionHeader h = make_ground_truth_header("driving", 64, 20.0, 11, "you");
+  h.epochs = {{0, "simulator", "preroll.jsonl", 11, 30}, {1, "simulator", "", 12, 0}};
+  h.events = {{0, 1.5, "record_start", "", true, "recording into d", 0}, {9, 2.0, "reset", "", true, "reset: seed 12", 1}};
+  SessionHeader back = parse_session_json(session_json(h), "session.json");
+  EXPECT_TRUE(back == h) << session_json(h);
+  EXPECT_EQ(back.kind, "ground_truth");
+  EXPECT_THROW(load_model(back.model_source, "cpu"), Error);   // a ground-truth session has no model
 }
 
 TEST(SessionLog, SessionJsonRoundTrip) {
