@@ -7,7 +7,10 @@
 //   -> head -> clamp -> frames [B, 3, F, H = 8h, W = 8w] in [-1, 1]
 // Weights use the official key names (decoder.*, conv2.*; the .pth's, also Comfy's); diffusers'
 // AutoencoderKLWan names are mapped at load, in the one table in wan_vae.cpp. CPU runs fp32, CUDA
-// fp32 or bf16 (RMS norms in fp32). Callers: the frame loop, `worldloop decode`, `bench`, tests.
+// fp32 or bf16 (RMS norms accumulate in fp32). How it computes is a WanVAEVariant: the reference's
+// op sequence ("baseline") or any mix of the speed-ups listed there, which all give the same frames
+// within the dtype's tolerance (tests/model/test_vae.cpp). Callers: the frame loop, `worldloop
+// decode`, `bench` (--wan-variant times each), tests.
 #pragma once
 
 #include <cstdint>
@@ -55,8 +58,42 @@ TensorMap random_wan_vae_weights(const WanVAEConfig& config, uint64_t seed);
 extern const float kWanLatentMean[16];
 extern const float kWanLatentStd[16];
 
+// How the decoder computes. Each switch is one optimisation of the CUDA path (all also run on the
+// CPU), so `worldloop bench --section decoders --wan-variant ...` can time them one at a time.
+struct WanVAEVariant {
+  bool channels_last = false;     // "cl": activations and conv weights NDHWC (ChannelsLast3d); the
+                                  // attention's 1x1 convs and the frame reshapes become views + GEMMs
+  bool cudnn_benchmark = false;   // "cudnn": cuDNN autotuning (CUDA only), switched on for the duration
+                                  // of decode_next and restored after; never while ATen's deterministic
+                                  // flags are set (deterministicCuDNN / deterministicAlgorithms)
+  bool conv2d = false;            // "conv2d": convs with temporal kernel 1 (conv2, shortcuts) run as
+                                  // conv2d over the B*T frames
+  bool buffers = false;           // "buf": each causal conv keeps a preallocated window [cache | input],
+                                  // its input written straight into it: no cat, 2 frames shifted per call
+                                  // (more memory held: 2 + 1, 2 or 4 frames per slot instead of 2)
+  bool fused_norm = false;        // "fuse": at::rms_norm over the innermost channel axis (fp32 inside)
+                                  // with SiLU written into the conv's input; needs "cl"
+  bool nearest2d = false;         // "up": at::upsample_nearest2d (equal to nearest-exact at 2x)
+
+  // "baseline", "all", or switch names joined by '+' ("cl+cudnn+buf"); wl::Error names the accepted
+  // ones for anything else.
+  static WanVAEVariant parse(const std::string& spec);
+  // The default where the spec is "auto": kWanCudaDefault on CUDA, kWanCpuDefault on the CPU.
+  static WanVAEVariant defaults(bool cuda);
+  std::string name() const;       // "baseline", or the switches on, joined by '+' in the order above
+  bool operator==(const WanVAEVariant&) const = default;
+};
+// The switches every variant list names ("cl", "cudnn", "conv2d", "buf", "fuse", "up").
+const std::vector<std::string>& wan_vae_variant_switches();
+// The defaults (docs/PERFORMANCE.md, Decoders): on the CPU the fastest measured at 480x832 that holds
+// no more memory than the baseline ("cl"); on CUDA every switch, until the GPU run of
+// `worldloop bench --section decoders --wan-variant ...` names the fastest.
+extern const char* const kWanCudaDefault;
+extern const char* const kWanCpuDefault;
+
 struct WanVAEOptions : VAEOptions {
-  bool denormalise = true;   // latents come normalised (as the DiT makes them): z / (1 / std) + mean
+  bool denormalise = true;      // latents come normalised (as the DiT makes them): z / (1 / std) + mean
+  std::string variant;          // a WanVAEVariant spec; "" or "auto" = the device's default
 };
 
 class WanVAEDecoder final : public VideoDecoder {
@@ -70,9 +107,12 @@ class WanVAEDecoder final : public VideoDecoder {
   at::Tensor decode_next(const at::Tensor& latents) override;   // [B, 16, T, h, w] -> [B, 3, F, 8h, 8w]
   const char* name() const override { return "wan2.1"; }
   PixelRange range() const override { return {127.5f, 127.5f}; }
+  // All bytes held between calls: the 2-frame caches, or with "buf" the windows (2 + the frames of
+  // the last call per slot: 2 + 1, 2 or 4 in a stream of one latent per call).
   int64_t state_bytes() const override;
 
   const WanVAEConfig& config() const;
+  const WanVAEVariant& variant() const;   // as resolved from WanVAEOptions::variant
   int cache_slots() const;          // 32 for the released model
   // Called during decode_next with diffusers' module names ("post_quant_conv", "decoder.conv_in",
   // "decoder.mid_block", "decoder.up_blocks.{i}", "decoder.conv_out"); empty to stop.

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -91,22 +92,37 @@ void bench_dit(const BenchOptions& o, std::vector<BenchRow>& rows) {
   }
 }
 
-// Streams `decoder_latents` latents one at a time through each decoder; the first latent (1 frame,
-// warm-up) is not timed. Memory growth = current bytes after the last latent minus after the second.
+// Streams `decoder_latents` latents one at a time through each decoder: the Wan2.1 VAE once per
+// --wan-variant (built, timed and freed one after the other, so their memory never adds up), then
+// TAEHV. The first two latents are not timed: latent 0 (1 frame) and latent 1, the first 4-frame
+// one, which pays cuDNN's autotuning and the allocator's growth. Memory growth = current bytes after
+// the last latent minus after the second.
 void bench_decoders(const BenchOptions& o, std::vector<BenchRow>& rows) {
   WL_CHECK(o.decoder_latents >= 3, "--decoder-latents must be at least 3, got ", o.decoder_latents);
+  WL_CHECK(!o.wan_variants.empty(), "--wan-variant needs at least one variant (auto, baseline, all, or switches joined by '+')");
   bool cuda = at::Device(o.device).is_cuda();
   bool bf16 = o.bf16 || cuda;
   auto options = at::TensorOptions().device(at::Device(o.device)).dtype(bf16 ? at::kBFloat16 : at::kFloat);
-  std::vector<std::unique_ptr<VideoDecoder>> decoders;
-  WanVAEConfig wan;
-  decoders.push_back(std::make_unique<WanVAEDecoder>(
-      wan_vae_checkpoint_from(random_wan_vae_weights(wan, 1), "random weights"), WanVAEOptions{{o.device, bf16}}));
-  TAEHVConfig tae;
-  decoders.push_back(std::make_unique<TAEHVDecoder>(taehv_checkpoint_from(random_taehv_weights(tae, 1), "random weights"),
-                                                    VAEOptions{o.device, bf16}));
-  NoiseSource noise(3);
-  for (auto& decoder : decoders) {
+  for (const std::string& v : o.wan_variants)
+    if (v != "auto") WanVAEVariant::parse(v);   // a typo fails before minutes of decoding
+  // Each entry makes its decoder when its turn comes; the label names the Wan variant.
+  std::vector<std::pair<std::string, std::function<std::unique_ptr<VideoDecoder>()>>> entries;
+  for (const std::string& v : o.wan_variants) {
+    const std::string name = v == "auto" ? WanVAEVariant::defaults(cuda).name() : WanVAEVariant::parse(v).name();
+    entries.emplace_back(name, [&o, bf16, v] {
+      WanVAEOptions wan_options{{o.device, bf16}};
+      wan_options.variant = v;
+      return std::make_unique<WanVAEDecoder>(wan_vae_checkpoint_from(random_wan_vae_weights(WanVAEConfig{}, 1), "random weights"),
+                                             wan_options);
+    });
+  }
+  entries.emplace_back("", [&o, bf16] {
+    return std::make_unique<TAEHVDecoder>(taehv_checkpoint_from(random_taehv_weights(TAEHVConfig{}, 1), "random weights"),
+                                          VAEOptions{o.device, bf16});
+  });
+  for (const auto& [variant, make] : entries) {
+    NoiseSource noise(3);
+    std::unique_ptr<VideoDecoder> decoder = make();
     decoder->begin(1, o.latent_h, o.latent_w);
     std::vector<double> ms_per_frame;
     int64_t after_second = 0;
@@ -118,18 +134,22 @@ void bench_decoders(const BenchOptions& o, std::vector<BenchRow>& rows) {
       at::Tensor frames = decoder->decode_next(latent);
       synchronize(o.device);
       double ms = 1000.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (i > 0) ms_per_frame.push_back(ms / frames.size(2));
+      if (i > 1) ms_per_frame.push_back(ms / frames.size(2));
       if (i == 1) after_second = memory_stats(o.device).current_bytes;
     }
     DeviceMemory end = memory_stats(o.device);
-    std::string name = str(decoder->name(), " (random weights, ", bf16 ? "bf16" : "fp32", ", ", o.latent_h * 8, "x",
-                           o.latent_w * 8, ", ", o.decoder_latents, " latents)");
-    rows.push_back(summarize("decoders", name, "ms per video frame", ms_per_frame));
-    rows.push_back(summarize("decoders", name, "state MiB", {decoder->state_bytes() / double(1 << 20)}));
-    rows.push_back(summarize("decoders", name, cuda ? "GPU MiB growth (latent 2 -> last)" : "RSS MiB growth (latent 2 -> last)",
-                             {(end.current_bytes - after_second) / double(1 << 20)}));
-    rows.push_back(summarize("decoders", name, cuda ? "GPU GiB peak (allocated)" : "RSS GiB peak",
-                             {end.peak_bytes / double(1ull << 30)}));
+    std::string name = str(decoder->name(), variant.empty() ? "" : " " + variant, " (random weights, ", bf16 ? "bf16" : "fp32", ", ",
+                           o.latent_h * 8, "x", o.latent_w * 8, ", ", o.decoder_latents, " latents)");
+    auto add = [&](std::string metric, std::vector<double> values) {
+      BenchRow row = summarize("decoders", name, std::move(metric), std::move(values));
+      row.variant = variant;
+      rows.push_back(std::move(row));
+    };
+    add("ms per video frame", ms_per_frame);
+    add("state MiB", {decoder->state_bytes() / double(1 << 20)});
+    add(cuda ? "GPU MiB growth (latent 2 -> last)" : "RSS MiB growth (latent 2 -> last)",
+        {(end.current_bytes - after_second) / double(1 << 20)});
+    add(cuda ? "GPU GiB peak (allocated)" : "RSS GiB peak", {end.peak_bytes / double(1ull << 30)});
   }
 }
 
@@ -138,7 +158,7 @@ void bench_present_section(const BenchOptions& o, std::vector<BenchRow>& rows) {
     int fw, fh, ow, oh;
   };
   for (Size s : {Size{640, 360, 1280, 720}, Size{832, 480, 1920, 1080}}) {
-    std::vector<double> ms, uploads;
+    std::vector<double> ms, uploads, device_copies;
     std::string path;
     for (int r = 0; r < o.repeats; ++r) {
       PresentBenchInfo info;
@@ -146,11 +166,16 @@ void bench_present_section(const BenchOptions& o, std::vector<BenchRow>& rows) {
       PresentBenchResult result = bench_present(info);
       ms.push_back(result.ms_per_frame);
       uploads.push_back(result.host_uploads_per_frame);
-      path = str(result.device_name, ", ", result.frame_path == FramePath::CudaInterop ? "CUDA interop" : "host staging");
+      device_copies.push_back(result.device_copies_per_frame);
+      path = str(result.device_name, ", ",
+                 result.frame_path != FramePath::CudaInterop                     ? "host staging"
+                 : result.cuda_frame_memory == CudaFrameMemory::LinearImage ? "CUDA interop, linear image (experimental)"
+                                                                                 : "CUDA interop, buffer + 1 copy");
     }
     std::string name = str(s.fw, "x", s.fh, " -> ", s.ow, "x", s.oh, " (", path, ")");
     rows.push_back(summarize("present", name, "ms per frame (headless)", ms));
     rows.push_back(summarize("present", name, "host uploads per frame", uploads));
+    rows.push_back(summarize("present", name, "device copies per frame (besides the blit)", device_copies));
   }
 }
 
@@ -286,9 +311,12 @@ void write_json(const BenchOptions& options, const std::vector<BenchRow>& rows) 
   report["date"] = utc_now();
   report["repeats"] = options.repeats;
   report["rows"] = nlohmann::json::array();
-  for (const auto& r : rows)
-    report["rows"].push_back({{"section", r.section}, {"name", r.name}, {"metric", r.metric},
-                              {"median", r.median}, {"min", r.min}, {"max", r.max}});
+  for (const auto& r : rows) {
+    nlohmann::json row = {{"section", r.section}, {"name", r.name}, {"metric", r.metric},
+                          {"median", r.median}, {"min", r.min}, {"max", r.max}};
+    if (!r.variant.empty()) row["variant"] = r.variant;
+    report["rows"].push_back(std::move(row));
+  }
   std::string tmp = options.json_path + ".tmp";
   {
     std::ofstream out(tmp);

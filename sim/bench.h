@@ -3,8 +3,8 @@
 // to each number. Sections grow as parts land: worlds (ground-truth simulators), dit (the world
 // model's DiT: ms per forward, video frames/s for blocks of 1/3/10 latent frames with the 4-step
 // sampler plus the commit pass, steady and peak memory, state bytes; random weights unless given),
-// decoders (Wan2.1 VAE and TAEHV, streaming one latent at a time: ms per frame, state bytes and
-// memory growth over the run), present (headless presenter: ms per frame, host uploads per frame),
+// decoders (Wan2.1 VAE, once per --wan-variant, and TAEHV, streaming one latent at a time: ms per
+// frame, state bytes and memory growth over the run; each Wan row names its variant), present (headless presenter: ms per frame, host uploads per frame),
 // loop (the frame loop in real time with a scripted player: frames/s shown, input-to-photon latency
 // median and p99, frame-time jitter p99, state bytes; the random-weight tiny world until a trained
 // world ships), worlds-models (each shipped world under assets/worlds/ and each --model directory
@@ -35,6 +35,8 @@ struct BenchOptions {
   bool bf16 = false;                   // model dtype bf16 (set automatically on CUDA)
   // decoders section (runs when named): latent grid as above
   int decoder_latents = 8;             // latents streamed per decoder (1,000 for the growth check)
+  std::vector<std::string> wan_variants = {"auto"};   // Wan2.1 VAE variants to time, one row set each
+                                       // (model/wan_vae.h WanVAEVariant: auto, baseline, all, cl+cudnn, ...)
   // loop section
   std::string loop_world = "voxel";    // world whose action space the random tiny model takes
   int loop_frames = 200;               // displayed frames (10 s at 20 fps)
@@ -51,6 +53,7 @@ struct BenchRow {
   double median = 0.0;
   double min = 0.0;
   double max = 0.0;
+  std::string variant;   // the decoder variant timed ("cl+cudnn"; decoders section, Wan rows), else empty
 };
 
 // The section names run_bench() knows, in the order it runs them.

@@ -4,20 +4,22 @@
 //   worldloop --version
 //   worldloop info FILE.safetensors [--prefix P]
 //   worldloop play (--model DIR | --random-tiny [--world W]) [--headless --frames N --out FILE.mp4] [--policy P]
-//   worldloop play --ground-truth [--world NAME] [--policy P] [--frames N] [--record FILE.mp4] [--headless]
+//   worldloop play --ground-truth [--world NAME] [--policy P] [--frames N] [--record SESSION_DIR] [--headless]
 //   worldloop play (--model DIR | --random-tiny) [--headless --frames N] --record SESSION_DIR
 //   worldloop replay SESSION_DIR [--out video.mp4] [--model DIR --force]
 //   worldloop rollout (--model DIR | --random-tiny --world W) --out DIR [--policy P,..] [--actions F..] [--trajectory F..]
 //                     [--seed S --seeds N] [--frames N] [--batch B] [--branch K --from FILE.wlsnap] [--device cuda]
+//                     [--video | --no-video]
 //   worldloop dataset --world W --episodes N --frames F [--policy P] --out DIR [--seed S] [--size 128]
 //   worldloop view IMAGE_OR_VIDEO [--headless --frames N --out PNG]
-//   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE]
+//   worldloop bench [--section worlds,dit] [--repeats N] [--json FILE] [--wan-variant baseline,cl,all]
 //   worldloop forward --model DIR --inputs IN.safetensors --out OUT.safetensors
 //   worldloop decode --vae DIR --latents IN.safetensors --out OUT.safetensors|OUT.mp4
 //   worldloop synth (--model DIR | --world robot | --random-tiny | --ground-truth) --episodes N --frames F --out DIR [--shard i/n]
 //   worldloop synth --merge OUT SHARD_DIRS...
 //   worldloop train --stage ae|dit|rollout --world W --out RUN_DIR [--ae RUN_DIR | --init RUN_DIR] [--steps N] [--resume]
 //   worldloop export --run RUN_DIR --out WORLD_DIR [--dtype f16|f32]
+//   worldloop export --random-sana-video DIR [--preset sana-video-2b-480p|tiny] [--decoder taehv|wan] [--latent-h 60 --latent-w 104]
 //   worldloop eval (--world W | --model DIR) [--seeds N] [--json FILE] [--card README.md] [--device cpu|cuda]
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -86,8 +88,8 @@ int main(int argc, char** argv) {
   play_cmd->add_option("--frames", truth.frames, "Stop after this many frames (0: until Esc; headless: 200)");
   play_cmd->add_option("--seed", truth.seed, "World, noise and policy seed")->capture_default_str();
   play_cmd->add_option("--size", truth.size, "Frame width and height in pixels")->needs(truth_flag)->capture_default_str();
-  play_cmd->add_option("--record", truth.record, "Ground truth: record to this MP4 (actions beside it as jsonl); world model: "
-                                                 "record the session into this new directory (replayable)");
+  play_cmd->add_option("--record", truth.record, "Record the session (video.mp4, actions.jsonl, session.json) into this new "
+                                                 "directory; `worldloop replay DIR` regenerates it");
   play_cmd->add_option("--bindings", truth.bindings, "A bindings file overriding the default keys");
   play_cmd->add_flag("--headless", truth.headless, "No window: a scripted policy plays");
   play_cmd->add_option("--out", model_play.out, "World model: write the frames shown to this MP4")->excludes(truth_flag);
@@ -144,6 +146,13 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--bf16", bench.bf16, "bf16 model on CPU (always on CUDA)");
   bench_cmd->add_option("--decoder-latents", bench.decoder_latents, "Latents streamed per decoder in the decoders section")
       ->capture_default_str();
+  bench_cmd->add_option("--wan-variant", bench.wan_variants,
+                        "decoders section: Wan2.1 VAE variants to time, comma-separated, each 'auto' (the device's default), "
+                        "'baseline', 'all', or switches joined by '+': cl (channels-last 3-D), cudnn (cuDNN autotuning), "
+                        "conv2d (time-kernel-1 convs as conv2d), buf (preallocated cache|input windows), fuse (at::rms_norm + "
+                        "SiLU into the window; needs cl), up (upsample_nearest2d); e.g. baseline,cl,cl+cudnn,all")
+      ->delimiter(',')
+      ->capture_default_str();
   bench_cmd->add_option("--loop-world", bench.loop_world, "World of the loop section")->capture_default_str();
   bench_cmd->add_option("--loop-frames", bench.loop_frames, "Displayed frames per run of the loop section")
       ->capture_default_str();
@@ -191,6 +200,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--steps", train.steps, "Optimizer steps in total")->capture_default_str();
   train_cmd->add_option("--batch", train.batch, "Frames (ae) or clips (dit) per step; 0: ae 16, dit 8")->capture_default_str();
   train_cmd->add_option("--lr", train.lr, "Peak learning rate; 0: ae 1e-3, dit 3e-4")->capture_default_str();
+  train_cmd->add_option("--action-lr-scale", train.action_lr_scale,
+                        "dit, rollout: the action embedder learns at --lr times this")->capture_default_str();
   train_cmd->add_option("--warmup", train.warmup, "Steps of linear learning-rate warmup")->capture_default_str();
   train_cmd->add_option("--device", train.device, "cpu or cuda")->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "Continue the run in --out from its latest checkpoint");
@@ -207,10 +218,32 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--block-frames", train.block_frames, "Stage dit: latent frames per block")->capture_default_str();
 
   wl::ExportOptions export_world;
-  CLI::App* export_cmd = app.add_subcommand("export", "Make a self-contained world directory from a dit or rollout run");
-  export_cmd->add_option("--run", export_world.run, "The `worldloop train --stage dit|rollout` run directory")->required();
-  export_cmd->add_option("--out", export_world.out, "The world directory to write (new, or an earlier export)")->required();
-  export_cmd->add_option("--dtype", export_world.dtype, "Weight dtype: f16 (shipped worlds) or f32")->capture_default_str();
+  wl::RandomSanaVideoSpec random_sana;
+  std::string random_sana_dir;
+  CLI::App* export_cmd = app.add_subcommand("export", "Make a self-contained world directory from a dit or rollout run, "
+                                                      "or a RANDOM-WEIGHT SANA-Video one (--random-sana-video)");
+  auto* export_run = export_cmd->add_option("--run", export_world.run, "The `worldloop train --stage dit|rollout` run directory");
+  auto* export_out = export_cmd->add_option("--out", export_world.out, "The world directory to write (new, or an earlier export)");
+  auto* export_dtype = export_cmd->add_option("--dtype", export_world.dtype,
+                                              "Weight dtype: f16 (shipped worlds) or f32; --random-sana-video: f32, f16 or bf16 "
+                                              "(default bf16)");
+  auto* export_random = export_cmd->add_option("--random-sana-video", random_sana_dir,
+                                               "Write a SANA-Video-shaped world with RANDOM WEIGHTS (no actions) into this new "
+                                               "directory, for trying play/bench without a checkpoint")
+                            ->excludes(export_run)
+                            ->excludes(export_out);
+  export_cmd->add_option("--preset", random_sana.preset, "--random-sana-video: DiT preset sana-video-2b-480p, or tiny (small "
+                                                         "decoders too; CPU tests)")
+      ->needs(export_random)
+      ->capture_default_str();
+  export_cmd->add_option("--decoder", random_sana.decoder, "--random-sana-video: taehv or wan")->needs(export_random)->capture_default_str();
+  export_cmd->add_option("--latent-h", random_sana.latent_h, "--random-sana-video: latent height, even (video height / 8)")
+      ->needs(export_random)
+      ->capture_default_str();
+  export_cmd->add_option("--latent-w", random_sana.latent_w, "--random-sana-video: latent width, even (video width / 8)")
+      ->needs(export_random)
+      ->capture_default_str();
+  export_cmd->add_option("--seed", random_sana.seed, "--random-sana-video: weight and caption seed")->needs(export_random)->capture_default_str();
 
   wl::EvalOptions eval;
   std::string eval_world;
@@ -270,7 +303,8 @@ int main(int argc, char** argv) {
   CLI::App* rollout_cmd = app.add_subcommand("rollout", "Headless batched rollouts of a world model: seeds x action sources");
   auto* rollout_model = rollout_cmd->add_option("--model", rollout.model_dir, "A world directory");
   rollout_cmd->add_flag("--random-tiny", rollout.random_tiny, "A tiny world model with RANDOM WEIGHTS (tests)")->excludes(rollout_model);
-  rollout_cmd->add_option("--world", rollout.world, "With --random-tiny: voxel, driving or robot")->capture_default_str();
+  auto* rollout_world = rollout_cmd->add_option("--world", rollout.world, "A shipped world (voxel, driving or robot); with "
+                                                "--random-tiny: whose actions")->excludes(rollout_model)->capture_default_str();
   rollout_cmd->add_option("--out", rollout.out, "Output directory (new, empty, or this run's to resume)")->required();
   rollout_cmd->add_option("--policy", rollout.policies, "Scripted policies, one action source each")->delimiter(',');
   rollout_cmd->add_option("--actions", rollout.action_files, "actions.jsonl files, one action source each");
@@ -284,7 +318,9 @@ int main(int argc, char** argv) {
   rollout_cmd->add_option("--branch", rollout.branch, "Fork K futures from --from (seeds seed .. seed + K - 1)");
   rollout_cmd->add_option("--from", rollout.from, "With --branch: the saved state (.wlsnap) to fork from");
   rollout_cmd->add_option("--device", rollout.device, "cpu or cuda")->capture_default_str();
-  rollout_cmd->add_flag("--no-video", rollout_no_video, "Skip video.mp4");
+  auto* rollout_video = rollout_cmd->add_flag("--video", rollout.video_required,
+                                             "Require video.mp4 (an error in a build without recording)");
+  rollout_cmd->add_flag("--no-video", rollout_no_video, "Skip video.mp4")->excludes(rollout_video);
   rollout_cmd->add_flag("--no-progress", rollout_no_progress, "No progress bar on stderr");
 
   try {
@@ -327,6 +363,8 @@ int main(int argc, char** argv) {
     if (*rollout_cmd) {
       rollout.progress = !rollout_no_progress;
       rollout.video = !rollout_no_video;
+      // `--world W` alone names a shipped world, as in `play`.
+      if (!rollout.random_tiny && rollout.model_dir.empty() && rollout_world->count() > 0) rollout.model_dir = rollout.world;
       wl::run_rollout(rollout, std::cout);
       return 0;
     }
@@ -383,6 +421,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*export_cmd) {
+      if (!random_sana_dir.empty()) {
+        if (export_dtype->count() > 0) random_sana.dtype = export_world.dtype;
+        wl::write_random_sana_video_world(random_sana_dir, random_sana, std::cout);
+        return 0;
+      }
+      WL_CHECK(!export_world.run.empty() && !export_world.out.empty(),
+               "export needs --run RUN_DIR and --out WORLD_DIR (or --random-sana-video DIR)");
       wl::export_world(export_world, std::cout);
       return 0;
     }

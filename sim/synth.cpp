@@ -2,8 +2,8 @@
 //   1. reset the robot simulator and the policy with seed hash(seed, e); for t in 0..F-1 record
 //      observation.state t, take action t (policy or file; clamped as the world uses it), step;
 //   2. video: the simulator's frames (--ground-truth), or a fresh Session of the world model fed
-//      the same actions, latent frame k carrying the aggregate of video frames 4k-3..4k (frame 0
-//      for k = 0), blocks of the world's block_frames until F frames are decoded;
+//      the same actions, latent frame k carrying the aggregate of its video frames (Wan/TAEHV: 4k-3..4k and frame 0
+//      for k = 0; our autoencoder: frame k), blocks of the world's block_frames until F frames are decoded;
 //   3. publish the MP4, then the episode record (length, stats), then the Parquet file, each
 //      through a temporary and a rename: an episode is finished when its Parquet file exists.
 // At the end (and every 64 episodes) the meta files are rebuilt from every finished episode.
@@ -269,8 +269,9 @@ void model_video(const Context& c, uint64_t seed, const std::vector<std::vector<
   for (int64_t k0 = 0; !sink.full(); k0 += T) {
     ActionTensor block{T, A, std::vector<float>(static_cast<size_t>(T) * A)};
     for (int t = 0; t < T; ++t) {
-      // Latent frame k holds video frames 4k-3..4k (frame 0 for k = 0); past the episode the last action holds.
-      const int64_t k = k0 + t, first = k == 0 ? 0 : 4 * k - 3, last = 4 * k;
+      // Latent frame k holds video frames 4k-3..4k for Wan/TAEHV (frame 0 for k = 0), frame k for our
+      // autoencoder; past the episode the last action holds.
+      const int64_t k = k0 + t, first = m.info().first_video_frame(k), last = m.info().last_video_frame(k);
       std::vector<std::vector<float>> group;
       for (int64_t f = first; f <= last; ++f) group.push_back(actions[static_cast<size_t>(std::min<int64_t>(f, F - 1))]);
       std::vector<float> row = aggregate_actions(spec, group);

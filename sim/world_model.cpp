@@ -97,7 +97,8 @@ uint64_t geometry_hash(const WorldModelInfo& info, const DiTConfig& config, uint
 void check_action_width(const DiTConfig& config, const ActionSpec& spec, const std::string& source) {
   WL_CHECK(config.action_dims == spec.width(), source, ": the model takes ", config.action_dims,
            " action dims, the ", spec.world, " world's action spec has ", spec.width(),
-           "; hint: set \"world\": {\"name\": ...} in config.json to the world the model was trained on");
+           config.action_dims == 0 ? "; hint: a model without actions (SANA-Video) plays as \"world\": {\"name\": \"none\"}"
+                                   : "; hint: set \"world\": {\"name\": ...} in config.json to the world the model was trained on");
 }
 
 }  // namespace
@@ -149,8 +150,10 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
   const auto& w = j["world"];
   WorldModelInfo& info = m->info_;
   std::string decoder_file = "taehv.safetensors";
+  const bool named = w.contains("name");   // unnamed + a DiT without actions: kNoActionsWorld
   try {
     info.world = w.value("name", info.world);
+    info.random_weights = w.value("random_weights", false);
     info.latent_h = w.value("latent_h", info.latent_h);
     info.latent_w = w.value("latent_w", info.latent_w);
     info.fps = w.value("fps", info.fps);
@@ -177,9 +180,16 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
   WL_CHECK(info.denoise_steps >= 1 && info.denoise_steps <= 50, files.config, ": sampler.steps must be 1..50, got ",
            info.denoise_steps);
   StatePolicy::parse(info.state_policy);   // throws naming the accepted forms
-  m->spec_ = action_spec_for(info.world);
+  if (info.world != kNoActionsWorld) m->spec_ = action_spec_for(info.world);   // a wrong name fails before the weights load
 
   DiTCheckpoint checkpoint = load_dit_checkpoint(files.dir);
+  if (info.world == kNoActionsWorld || (!named && checkpoint.config.action_dims == 0)) {
+    WL_CHECK(checkpoint.config.action_dims == 0, files.config, ": world \"", kNoActionsWorld, "\" is for models without actions, but ",
+             "this one takes ", checkpoint.config.action_dims, " action dims; hint: name the world it was trained on (voxel, "
+             "driving or robot)");
+    info.world = kNoActionsWorld;
+    m->spec_ = ActionSpec{kNoActionsWorld, {}};
+  }
   check_action_width(checkpoint.config, m->spec_, files.config);
   uint64_t hash = hash_tensors(checkpoint.tensors, geometry_hash(info, checkpoint.config, kHashOffset));
   m->dit_ = std::make_unique<LinearDiT>(checkpoint, DiTOptions{options.device, options.bf16});
@@ -192,6 +202,7 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
     hash = hash_tensors(ae.tensors, hash);
     VAEOptions vo{options.device, options.bf16};
     m->make_decoder_ = [ae, vo] { return std::make_unique<AEDecoder>(ae, vo); };
+    m->info_.frames_per_latent = 1;
     m->encoder_ = std::make_unique<AutoEncoder>(ae, vo);
   } else if (decoder_file.find("wan") != std::string::npos) {
     WanVAECheckpoint vae = load_wan_vae_checkpoint(decoder_path);
@@ -219,7 +230,8 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
   m->caption_ = m->dit_->encode_caption(*m->caption_tokens_, *m->caption_mask_);
   TensorMap caption{{"caption", *m->caption_tokens_}, {"caption_mask", *m->caption_mask_}};
   m->hash_ = hash_tensors(caption, hash);
-  info.label = str(files.dir, " (", checkpoint.config.describe(), ", ", info.world, " actions)");
+  info.label = str(info.random_weights ? "RANDOM WEIGHTS " : "", files.dir, " (", checkpoint.config.describe(),
+                   info.world == kNoActionsWorld ? "" : ", " + info.world + " actions", ")");
   return m;
 }
 

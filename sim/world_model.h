@@ -10,10 +10,16 @@
 //   config.json        the DiTConfig keys (see model/dit_config.h) plus a "world" object:
 //                      {"name": "voxel", "latent_h": 8, "latent_w": 8, "fps": 20, "block_frames": 3,
 //                       "state_policy": "global", "decoder": "taehv.safetensors",
-//                       "sampler": {"schedule": "uniform", "flow_shift": 3.0, "steps": 4}}
+//                       "sampler": {"schedule": "uniform", "flow_shift": 3.0, "steps": 4},
+//                       "random_weights": false}
+//                      "name": "none" is a model without action conditioning (SANA-Video itself: no
+//                      action embedder), the default when the DiT has none; "random_weights": true
+//                      labels every line and the window "RANDOM WEIGHTS" (test worlds).
 //   model.safetensors  the DiT weights (any dialect model/checkpoint.h reads)
 //   taehv.safetensors  the decoder ("decoder" names the file; a name containing "wan" loads the Wan2.1 VAE)
 //   caption.safetensors optional: "caption" [1, L, Cc] and "caption_mask" [1, L] (default: one zero token)
+// sim/play.h's write_random_sana_video_world() makes one for a SANA-Video-shaped DiT with random
+// weights and a Wan2.1 VAE or TAEHV decoder (`worldloop export --random-sana-video DIR`).
 // Callers: the frame loop (sim/loop.h), sim/session.h, snapshots, `worldloop play`.
 #pragma once
 
@@ -30,8 +36,12 @@ namespace wl {
 
 class AutoEncoder;
 
+// The world name of a model that takes no actions: its ActionSpec has no dimensions.
+inline constexpr const char* kNoActionsWorld = "none";
+
 struct WorldModelInfo {
-  std::string world = "voxel";        // whose ActionSpec the model takes ("voxel", "driving", "robot")
+  std::string world = "voxel";        // whose ActionSpec the model takes ("voxel", "driving", "robot",
+                                      // or kNoActionsWorld: no actions, no simulator beside it)
   int latent_h = 8;                   // latent grid; the video is 8x larger each way
   int latent_w = 8;
   double fps = 20.0;                  // video frames per second the world was trained at
@@ -44,7 +54,17 @@ struct WorldModelInfo {
   double flow_shift = 7.0;
   int denoise_steps = 4;              // default sampler steps per block
   std::string label;                  // one line for logs and the overlay ("random weights (tiny) ...")
-  bool random_weights = false;        // true for random_tiny(): nothing it shows was learnt
+  bool random_weights = false;        // random_tiny() and "random_weights" worlds: nothing it shows was learnt
+  // Video frames per latent frame: 4 for Wan2.1 and TAEHV (whose first latent gives 1 frame), 1 for
+  // our tiny worlds' autoencoder.
+  int frames_per_latent = 4;
+  // Video frames that `latents` latent frames decode to; `first`: the session's first block.
+  int64_t video_frames(int64_t latents, bool first) const {
+    return frames_per_latent == 1 ? latents : frames_per_latent * latents - (first ? frames_per_latent - 1 : 0);
+  }
+  // The video frames latent frame k of a session decodes to: [first, last] (k = 0 gives frame 0).
+  int64_t first_video_frame(int64_t k) const { return k == 0 ? 0 : frames_per_latent * (k - 1) + 1; }
+  int64_t last_video_frame(int64_t k) const { return frames_per_latent * k; }
 };
 
 struct WorldModelOptions {

@@ -1,7 +1,9 @@
 // The video decoders against their references and against themselves:
 //   parity  tests/reference/vae_golden.py: a random diffusers AutoencoderKLWan (diffusers names)
 //           and our PyTorch description of TAEHV; ours must match in fp32 to 1e-4 relative, stage
-//           by stage, decoding one latent at a time from [2, 16, 3, 2, 3] to [2, 3, 9, 16, 24]
+//           by stage, decoding one latent at a time from [2, 16, 3, 2, 3] to [2, 3, 9, 16, 24];
+//           the Wan decoder in each of its variants (WanVAEVariant), which must also give the
+//           baseline's frames (1e-5) at an odd size with a batch of 2
 //   streaming == one-shot, frame counts 1 + 4(T - 1), constant state, the released models' state
 //           sizes (vae.md), both naming dialects, TAEHV's TGrow slicing, load errors by name,
 //           RGBA8 into a FrameTarget (guard bytes around it must stay untouched).
@@ -79,13 +81,28 @@ at::Tensor stream_one_by_one(VideoDecoder& dec, const at::Tensor& latents, std::
 
 WanVAECheckpoint golden_wan() { return load_wan_vae_checkpoint((golden_dir() / "wan_weights.safetensors").string()); }
 
-TEST(WanVAE, MatchesDiffusersStageByStage) {
+// Every variant (WanVAEVariant) against the reference: each must meet the same bar as the baseline.
+const std::vector<std::string>& variant_specs() {
+  static const std::vector<std::string> kSpecs = {"baseline", "cl", "cudnn", "conv2d", "buf", "up", "cl+fuse", "cl+buf+fuse", "all"};
+  return kSpecs;
+}
+
+WanVAEOptions with_variant(const std::string& spec) {
+  WanVAEOptions o;
+  o.variant = spec;
+  return o;
+}
+
+class WanVAEVariants : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(WanVAEVariants, MatchesDiffusersStageByStage) {
   REQUIRE_GOLDENS();
   WanVAECheckpoint ckpt = golden_wan();
   EXPECT_EQ(ckpt.dialect, "diffusers");
   EXPECT_EQ(ckpt.config.dims, (std::vector<int64_t>{64, 64, 64, 32, 16}));
   EXPECT_EQ(ckpt.config.temporal_upsample, (std::vector<bool>{true, true, false}));
-  WanVAEDecoder dec(ckpt, WanVAEOptions{});
+  WanVAEDecoder dec(ckpt, with_variant(GetParam()));
+  EXPECT_EQ(dec.variant(), WanVAEVariant::parse(GetParam()));
   EXPECT_EQ(dec.cache_slots(), 32);
 
   std::map<std::string, at::Tensor> ours;
@@ -105,21 +122,92 @@ TEST(WanVAE, MatchesDiffusersStageByStage) {
   double err = rel_error(out, want);
   EXPECT_LT(err, 1e-4);   // the acceptance bar
   EXPECT_LT(err, 1e-5);   // what we reach (1.1e-6 measured): tight enough to catch a wrong epsilon
-  std::printf("wan2.1 diffusers parity: output relative error %.3g\n", err);
+  std::printf("wan2.1 diffusers parity (%s): output relative error %.3g\n", GetParam().c_str(), err);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, WanVAEVariants, ::testing::ValuesIn(variant_specs()), [](const auto& info) {
+  std::string name = info.param;
+  for (char& c : name)
+    if (c == '+') c = '_';
+  return name;
+});
+
+// Every variant gives the baseline's frames at a small odd size with a batch of 2, streaming single
+// latents and then a 2-latent call (which grows the "buf" windows), and again after begin().
+TEST(WanVAE, EveryVariantGivesTheBaselineFrames) {
+  WanVAEConfig config;
+  config.dims = {32, 32, 32, 16, 16};
+  WanVAECheckpoint ckpt = wan_vae_checkpoint_from(random_wan_vae_weights(config, 11), "random");
+  at::manual_seed(12);
+  at::Tensor latents = at::randn({2, 16, 4, 3, 5});
+  auto run = [&](WanVAEDecoder& dec) {
+    dec.begin(2, 3, 5);
+    std::vector<at::Tensor> frames;
+    frames.push_back(dec.decode_next(latents.narrow(2, 0, 1)));
+    frames.push_back(dec.decode_next(latents.narrow(2, 1, 1)));
+    frames.push_back(dec.decode_next(latents.narrow(2, 2, 2)));
+    return at::cat(frames, 2);   // [2, 3, 1 + 4 + 8, 24, 40]
+  };
+  WanVAEDecoder baseline(ckpt, with_variant("baseline"));
+  at::Tensor want = run(baseline);
+  ASSERT_EQ(want.sizes(), (at::IntArrayRef{2, 3, 13, 24, 40}));
+  std::vector<std::string> specs = variant_specs();
+  for (const std::string& s : wan_vae_variant_switches())
+    if (s != "fuse") specs.push_back(s);
+  for (const std::string& spec : specs) {
+    WanVAEDecoder dec(ckpt, with_variant(spec));
+    // Channels-last must hold from stage to stage: a silent fallback to NCTHW would cost a copy per op.
+    int not_channels_last = 0;
+    if (dec.variant().channels_last)
+      dec.set_trace([&](const std::string& name, const at::Tensor& v) {
+        if (!v.is_contiguous(at::MemoryFormat::ChannelsLast3d) && not_channels_last++ < 3)
+          ADD_FAILURE() << spec << ": " << name << " is not ChannelsLast3d, strides " << v.strides();
+      });
+    at::Tensor got = run(dec);
+    ASSERT_EQ(got.sizes(), want.sizes()) << spec;
+    EXPECT_TRUE(got.is_contiguous()) << spec << ": frames must come back NCTHW-contiguous";
+    EXPECT_LT(rel_error(got, want), 1e-5) << spec;
+    const int64_t state = dec.state_bytes();
+    EXPECT_TRUE(at::equal(run(dec), got)) << spec << ": begin() must reset every cache";
+    EXPECT_EQ(dec.state_bytes(), state) << spec;
+  }
+}
+
+TEST(WanVAE, VariantSpecsParseAndBadOnesAreNamed) {
+  EXPECT_EQ(WanVAEVariant::parse("baseline"), WanVAEVariant{});
+  WanVAEVariant all = WanVAEVariant::parse("all");
+  EXPECT_EQ(all.name(), "cl+cudnn+conv2d+buf+fuse+up");
+  EXPECT_EQ(WanVAEVariant::parse("up+cl").name(), "cl+up");   // canonical order
+  EXPECT_EQ(WanVAEVariant::defaults(true), WanVAEVariant::parse(kWanCudaDefault));
+  EXPECT_EQ(WanVAEVariant::defaults(false), WanVAEVariant::parse(kWanCpuDefault));
+  for (const char* bad : {"", "fast", "cl+", "cl+cl", "fuse", "cl+fuse+nope"}) {
+    try {
+      WanVAEVariant::parse(bad);
+      ADD_FAILURE() << "'" << bad << "' parsed";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("variant"), std::string::npos) << e.what();
+    }
+  }
+  WanVAEConfig config;
+  config.dims = {16, 16, 16, 8, 8};
+  EXPECT_THROW(WanVAEDecoder(wan_vae_checkpoint_from(random_wan_vae_weights(config, 1), "random"), with_variant("cl+x")), Error);
 }
 
 TEST(WanVAE, StreamingEqualsOneShotAndRestarts) {
   REQUIRE_GOLDENS();
-  WanVAEDecoder dec(golden_wan(), WanVAEOptions{});
-  at::Tensor latents = golden_latents();
-  at::Tensor streamed = stream_one_by_one(dec, latents, nullptr, 2);
-  at::Tensor one_shot = dec.decode(latents);   // latent 0 alone, then latents 1-2 in one block
-  ASSERT_EQ(one_shot.size(2), 1 + 4 * (latents.size(2) - 1));
-  EXPECT_LT(rel_error(one_shot, streamed), 1e-5);
-  const int64_t state = dec.state_bytes();
-  at::Tensor again = stream_one_by_one(dec, latents, nullptr, 2);   // begin() resets every cache
-  EXPECT_TRUE(at::equal(again, streamed));
-  EXPECT_EQ(dec.state_bytes(), state);
+  for (const std::string& spec : variant_specs()) {
+    SCOPED_TRACE(spec);
+    WanVAEDecoder dec(golden_wan(), with_variant(spec));
+    at::Tensor latents = golden_latents();
+    at::Tensor streamed = stream_one_by_one(dec, latents, nullptr, 2);
+    const int64_t state = dec.state_bytes();
+    at::Tensor one_shot = dec.decode(latents);   // latent 0 alone, then latents 1-2 in one block
+    ASSERT_EQ(one_shot.size(2), 1 + 4 * (latents.size(2) - 1));
+    EXPECT_LT(rel_error(one_shot, streamed), 1e-5);
+    at::Tensor again = stream_one_by_one(dec, latents, nullptr, 2);   // begin() resets every cache
+    EXPECT_TRUE(at::equal(again, streamed));
+    EXPECT_EQ(dec.state_bytes(), state);
+  }
 }
 
 TEST(WanVAE, OfficialNamesLoadTheSameWeights) {
@@ -169,7 +257,7 @@ TEST(WanVAE, ReleasedModelHas32SlotsAndTheReferenceCacheSize) {
   int64_t params = 0;
   for (const auto& [_, v] : ckpt.tensors) params += v.numel();
   EXPECT_EQ(params, 73295603);   // decoder + conv2, vae.md section 1.3
-  WanVAEDecoder dec(ckpt, WanVAEOptions{});
+  WanVAEDecoder dec(ckpt, with_variant("baseline"));
   EXPECT_EQ(dec.cache_slots(), 32);
   dec.begin(1, 2, 2);
   // vae.md: 1,888,573,440 bytes in bf16 at 60 x 104; the state scales with the latent area.
@@ -179,6 +267,18 @@ TEST(WanVAE, ReleasedModelHas32SlotsAndTheReferenceCacheSize) {
   EXPECT_EQ(frames.sizes(), (at::IntArrayRef{1, 3, 5, 16, 16}));
   EXPECT_EQ(dec.state_bytes() / 4 / 4 * 2 * 60 * 104, 1888573440);   // constant over the stream
   EXPECT_LE(frames.abs().max().item<float>(), 1.f);
+
+  // "buf" holds each slot's window of 2 + (1, 2 or 4) frames after a latent past the first: 3/2, 4/2
+  // or 6/2 of the cache.
+  WanVAEDecoder windows(ckpt, with_variant("buf"));
+  windows.begin(1, 2, 2);
+  const int64_t cache_bytes = dec.state_bytes();
+  EXPECT_GT(windows.state_bytes(), cache_bytes * 3 / 2);
+  EXPECT_LT(windows.state_bytes(), cache_bytes * 3);
+  const int64_t held = windows.state_bytes();
+  windows.decode_next(latents.narrow(2, 0, 1));
+  windows.decode_next(latents.narrow(2, 1, 1));
+  EXPECT_EQ(windows.state_bytes(), held) << "after the first latent, single latents hold what begin() allocated";
 }
 
 TEST(WanVAE, RejectsLatentsThatDoNotFitTheStream) {
