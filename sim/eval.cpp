@@ -286,8 +286,10 @@ ResponseScore measure_response(const Setup& s, const std::vector<uint64_t>& seed
       continue;
     }
     ++score.trials;
+    score.separation += std::sqrt(distance(ma, mb) / distance(sa, sb));
     if (distance(ma, sa) < distance(ma, sb) && distance(mb, sb) < distance(mb, sa)) ++score.correct;
   }
+  if (score.trials) score.separation /= score.trials;
   return score;
 }
 
@@ -464,7 +466,7 @@ std::string eval_text(const EvalReport& r) {
   t += "\naction response\n";
   for (const auto& a : r.response)
     t += str("  ", a.test, ": ", a.correct, " of ", a.trials, " correct (", fixed(a.percent(), 1), "%), ", a.undecided,
-             " undecided\n");
+             " undecided; model A/B difference ", fixed(a.separation, 2), "x the simulator's\n");
   t += str("\nstability (", r.stability.frames, " frames)\n", stability_lines(r.stability, o, "  "));
   t += str("\nspeed: ", fixed(r.speed.frames_per_s, 1), " frames/s (per frame: denoise ", fixed(r.speed.denoise_ms, 2),
            " ms, commit ", fixed(r.speed.commit_ms, 2), " ms, decode ", fixed(r.speed.decode_ms, 2), " ms) on ", machine(),
@@ -504,7 +506,7 @@ std::string eval_json(const EvalReport& r) {
   j["response"] = nlohmann::json::array();
   for (const auto& a : r.response)
     j["response"].push_back({{"test", a.test}, {"trials", a.trials}, {"correct", a.correct}, {"undecided", a.undecided},
-                             {"percent", a.percent()}});
+                             {"percent", a.percent()}, {"separation", number(a.separation)}});
   const StabilityScore& st = r.stability;
   auto arr = [](const std::array<double, 3>& v) { return nlohmann::json{number(v[0]), number(v[1]), number(v[2])}; };
   j["stability"] = {{"frames", st.frames}, {"non_finite_frames", st.non_finite_frames},
@@ -527,10 +529,10 @@ std::string eval_markdown(const EvalReport& r) {
     m += str("| ", h.horizon, " | ", fixed(h.model_psnr, 2), " | ", fixed(h.model_ssim, 4), " | ", fixed(h.ae_psnr, 2), " | ",
              fixed(h.ae_ssim, 4), " |\n");
   m += str("\nPSNR on RGB in [0, 1]; SSIM per channel (11x11 Gaussian window, sigma 1.5), averaged; mean over ",
-           r.seeds.size(), " seeds.\n\n| action test | correct |\n|---|---|\n");
+           r.seeds.size(), " seeds.\n\n| action test | correct | model A/B difference / simulator's |\n|---|---|---|\n");
   for (const auto& a : r.response)
     m += str("| ", a.test, " | ", a.correct, " of ", a.trials, " (", fixed(a.percent(), 1), "%), ", a.undecided,
-             " undecided |\n");
+             " undecided | ", fixed(a.separation, 2), " |\n");
   m += str("\nStability over ", r.stability.frames, " frames:\n\n", stability_lines(r.stability, o, "- "));
   m += str("\nSpeed: ", fixed(r.speed.frames_per_s, 1), " frames/s (denoise + commit + decode; per frame ",
            fixed(r.speed.denoise_ms, 2), " + ", fixed(r.speed.commit_ms, 2), " + ", fixed(r.speed.decode_ms, 2), " ms) on ",

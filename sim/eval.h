@@ -51,6 +51,8 @@ struct ResponseScore {
   int trials = 0;                              // seeds where the simulator's A and B frames differ
   int correct = 0;
   int undecided = 0;                           // seeds where they do not (the action did nothing)
+  double separation = 0;                       // mean over trials of RMS(model A - model B) / RMS(sim A - sim B):
+                                               // 0 = the model ignores the action, 1 = it moves as much
   double percent() const { return trials ? 100.0 * correct / trials : 0.0; }
 };
 

@@ -206,6 +206,7 @@ struct FrameLoop::Impl {
   std::vector<float> last_action;
   BlockStartPlanner planner;             // JustInTime's generation-time estimate
   std::vector<double> block_starts;      // clock time of each block's start
+  int64_t block_history_offset = 0;      // blocks dropped from the front of block_actions/block_starts
   Branching branching;                   // K futures (sim/branching.h)
   std::unique_ptr<FidelityView> fidelity;   // the simulator beside the model, while that view is on
   float psnr = 0.f;
@@ -337,7 +338,10 @@ void FrameLoop::Impl::start_block(ActionTensor actions) {
   // The worker is idle here, so the session may change: a fork or continue asked for takes effect
   // (queued frames stay valid and play out), and a new seed restarts the noise stream.
   std::string change;
+  const int continuing = branching.pending_continue();
+  int continued_from = -1;
   if (double factor = branching.apply(*session, change); !change.empty()) {
+    if (factor < 1) continued_from = continuing;
     planner.scale(factor);   // a batch of K costs about K times one sequence
     seed = session->noise().front().seed();
     live().seed = settings.seed = static_cast<int>(seed);
@@ -349,13 +353,19 @@ void FrameLoop::Impl::start_block(ActionTensor actions) {
     seed = static_cast<uint64_t>(settings.seed);
     session->noise().front() = NoiseSource(seed, 0);
   }
-  if (info.observer)
-    info.observer->block_started({stats.blocks_started, epoch, &actions, session->noise().front().seed(),
-                                  session->noise().front().counter(), std::clamp(settings.denoise_steps, 1, 50), policy,
-                                  session->next_frame(), session->next_video_frame()});
   block_starts.push_back(info.clock->now());
   BlockJob j{branching.actions_for_block(model.action_spec(), actions, settings.steered_branch), sampler_for_steps(model.info(), std::clamp(settings.denoise_steps, 1, 50)), aggregator.last_event_time(),
              info.clock->now(), stats.blocks_started};
+  if (info.observer) {
+    BlockStarted b{stats.blocks_started, epoch, &actions, session->noise().front().seed(), session->noise().front().counter(),
+                   std::clamp(settings.denoise_steps, 1, 50), policy, session->next_frame(), session->next_video_frame()};
+    if (j.actions.size() > 1) {
+      b.rows = &j.actions;
+      for (const NoiseSource& n : session->noise()) b.row_seeds.push_back(n.seed());
+    }
+    b.continued_from = continued_from;
+    info.observer->block_started(b);
+  }
   ++in_flight;
   ++stats.blocks_started;
   stats.max_in_flight_seen = std::max(stats.max_in_flight_seen, in_flight);
@@ -473,7 +483,7 @@ void FrameLoop::Impl::record() {
   if (info.record) info.record(target, recorded++);
   if (info.observer)
     info.observer->frame_shown({stats.frames_shown - 1, info.clock->now(), shown.front().block, current, &last_input, &last_action,
-                                &target});
+                                &target, shown.front().row, fidelity && shown.front().row >= 0});
 }
 
 void FrameLoop::Impl::write_view(const FrameTarget& target) {
@@ -592,7 +602,15 @@ FrameStatus FrameLoop::tick() {
   m.take_finished(false);                                  // a block done since the last tick counts as queued
   ActionTensor actions;
   m.stage_ms[1] = time_stage(kStageActions, "cpu", [&] { actions = m.sample_actions(input); });
-  if (actions.frames > 0) m.block_actions.push_back(actions);
+  if (actions.frames > 0) {
+    if (m.block_actions.size() >= kBlockHistory) {   // bounded history: drop the oldest half
+      const size_t drop = kBlockHistory / 2;
+      m.block_actions.erase(m.block_actions.begin(), m.block_actions.begin() + drop);
+      m.block_starts.erase(m.block_starts.begin(), m.block_starts.begin() + std::min(drop, m.block_starts.size()));
+      m.block_history_offset += static_cast<int64_t>(drop);
+    }
+    m.block_actions.push_back(actions);
+  }
   m.start_block(std::move(actions));                       // denoise block -> commit state -> decode, on the worker
   m.take_finished(false);                                  // a finished block joins the pacer's queue
   bool fresh = m.pace(m.info.clock->now());                // the frame due now, if any
@@ -607,6 +625,7 @@ FrameStatus FrameLoop::tick() {
 bool FrameLoop::quit_requested() const { return impl_->quit; }
 const std::string& FrameLoop::last_message() const { return impl_->message; }
 const std::vector<ActionTensor>& FrameLoop::block_actions() const { return impl_->block_actions; }
+int64_t FrameLoop::block_history_offset() const { return impl_->block_history_offset; }
 
 void FrameLoop::drain() {
   Impl& m = *impl_;

@@ -130,6 +130,11 @@ struct BlockStarted {
   int denoise_steps = 4;
   std::string state_policy;
   int64_t first_latent_frame = 0, first_video_frame = 0;
+  // Branching (sim/branching.h): the K streams [T, A] as batch rows 0..K-1 see them and their
+  // seeds (empty for one sequence); the row a continue took the session from (-1: none).
+  const std::vector<ActionTensor>* rows = nullptr;
+  std::vector<uint64_t> row_seeds;
+  int continued_from = -1;
 };
 
 // A new frame on screen (called from the record stage, display thread).
@@ -140,6 +145,8 @@ struct FrameShown {
   const InputSnapshot* input = nullptr;  // the raw input of the tick that showed it
   const std::vector<float>* action = nullptr;   // the [A] action sampled in that tick
   const FrameTarget* pixels = nullptr;   // host RGBA8
+  int row = 0;                           // the batch row shown; -1: the grid of every row (branching)
+  bool side_by_side = false;             // the fidelity view: model | simulator
 };
 
 // save, load, reset: after the fact (`ok` false: refused, nothing changed).
@@ -238,10 +245,14 @@ class FrameLoop {
   // Waits for the block in flight and queues its frames (tests, save). The session is then idle.
   void drain();
   const Session& session() const;
-  // The actions of every block started, in order (what a replay feeds back; see issue 8).
+  // The actions of the most recent blocks started, in order (tests and tools). Bounded so that an
+  // hours-long session keeps constant memory: past kBlockHistory blocks the oldest half is dropped,
+  // and block_history_offset() says how many blocks came before element 0.
+  static constexpr size_t kBlockHistory = 1024;
   const std::vector<ActionTensor>& block_actions() const;
-  // The clock time each block started, in order (the pipelining policy's tests).
+  // The clock time each of those blocks started (the pipelining policy's tests).
   const std::vector<double>& block_start_times() const;
+  int64_t block_history_offset() const;
 
   struct Impl;   // loop.cpp
 

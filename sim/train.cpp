@@ -340,6 +340,7 @@ nlohmann::json recipe(const TrainOptions& o) {
       j["model_size"] = o.model_size;
     }
     j["init"] = o.init;
+    if (o.action_lr_scale != 1.0) j["action_lr_scale"] = o.action_lr_scale;   // absent in runs made before it existed
     j["denoise_steps"] = o.denoise_steps;
     j["clip_frames"] = o.clip_frames;
     j["block_frames"] = o.block_frames;
@@ -383,6 +384,10 @@ TrainOptions checked(TrainOptions o) {
   WL_CHECK(o.timestep_shift >= 1 && o.timestep_shift <= 100, "train: --timestep-shift must be in [1, 100]");
   WL_CHECK(o.batch >= 1 && o.batch <= 4096, "train: --batch must be 1..4096, got ", o.batch);
   WL_CHECK(o.lr > 0 && o.lr < 1, "train: --lr must be in (0, 1), got ", o.lr);
+  WL_CHECK(o.action_lr_scale > 0 && o.action_lr_scale <= 100, "train: --action-lr-scale must be in (0, 100], got ",
+           o.action_lr_scale);
+  WL_CHECK(o.lr * o.action_lr_scale < 1, "train: --lr times --action-lr-scale must stay below 1, got ",
+           o.lr * o.action_lr_scale);
   WL_CHECK(o.size >= 16 && o.size <= 1024 && o.size % 8 == 0, "train: --size must be a multiple of 8 in 16..1024, got ", o.size);
   WL_CHECK(o.checkpoint_every >= 1 && o.log_every >= 1 && o.warmup >= 0, "train: checkpoint and log intervals must be >= 1");
   WL_CHECK(o.frame_stride >= 1 && o.episode_frames >= 1, "train: --frame-stride and episode length must be >= 1");
@@ -551,7 +556,18 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
     }
   }
 
-  AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  // Two parameter groups: the action embedder (learning rate scaled by --action-lr-scale) and the rest.
+  std::vector<at::Tensor> action_params, other_params;
+  for (size_t i = 0; i < params.size(); ++i)
+    (names[i].rfind("action_embedder.", 0) == 0 ? action_params : other_params).push_back(params[i]);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(other_params, std::make_unique<torch::optim::AdamWOptions>(
+                                        torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
+  const bool scaled_group = !action_params.empty();
+  if (scaled_group)
+    groups.emplace_back(action_params, std::make_unique<torch::optim::AdamWOptions>(
+                                           torch::optim::AdamWOptions(o.lr * o.action_lr_scale).weight_decay(o.weight_decay)));
+  AdamW optimizer(groups, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   if (o.resume) load_optimizer(fs::path(resumed_from) / "train" / "optimizer.safetensors", optimizer, *stage, step);
 
   // loss.csv keeps the rows up to the checkpoint resumed from (later ones are recomputed).
@@ -615,7 +631,9 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
   while (step < o.steps) {
     const int64_t s = step + 1;
     const double lr = o.warmup > 0 ? o.lr * std::min(1.0, static_cast<double>(s) / static_cast<double>(o.warmup)) : o.lr;
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+      static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
+          .lr(g == 1 && scaled_group ? lr * o.action_lr_scale : lr);
     optimizer.zero_grad();
     at::Tensor loss = stage->loss(s);
     const double value = loss.item<double>();

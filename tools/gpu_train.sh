@@ -6,11 +6,16 @@
 #                                    budgets that end MINUTES after this call began; watch until
 #                                    this call's 9.5 minutes are used
 #   gpu_train.sh wait OUT            watch the training for up to 9.5 minutes
-#   gpu_train.sh pack OUT            wait for the end, then export each world (f32) and its logs into
+#   gpu_train.sh pack OUT            wait for the end, then export each world (f32, or WL_PACK_DTYPE) and its logs into
 #                                    OUT as <world>.tar split into 15 MiB parts (the device returns
 #                                    at most 8 files of 16 MiB)
 #   gpu_train.sh all OUT SECONDS     build, datasets, the three stages and pack in one call that ends
 #                                    within SECONDS (the safest use of a short lease)
+#   gpu_train.sh build OUT           only build worldloop (for callers that run more than training)
+#   gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN
+#                                    start tools/train_worlds.sh in the background on an existing
+#                                    build (WL_INIT_ROOT continues exported worlds) and return at once
+# WL_TRAIN_ARGS adds flags to the dit and rollout stages (e.g. --action-lr-scale 10).
 # Build and runs live outside the repository copy (WL_GPU_WORK, default /tmp/wl-gpu): a device call
 # replaces the carried repository folders, and with them anything written inside.
 set -uo pipefail
@@ -56,7 +61,7 @@ pack() {
       [ -f "$run/latest" ] || { echo "[pack] $w: no dit or rollout checkpoint"; continue; }
       dest=$runs/export/$w
       rm -rf "$dest" && mkdir -p "$dest/logs"
-      "$build/sim/worldloop" export --run "$run" --out "$dest/world" --dtype f32
+      "$build/sim/worldloop" export --run "$run" --out "$dest/world" --dtype "${WL_PACK_DTYPE:-f32}"
       for s in ae dit rollout; do
         [ -d "$runs/$w/$s" ] || continue
         cp "$runs/$w/$s/loss.csv" "$dest/logs/$s.loss.csv"
@@ -105,9 +110,20 @@ case $mode in
   wait)
     watch 570
     ;;
+  build)
+    build_worldloop
+    ;;
+  launch)
+    dit=${3:?gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN}
+    rollout=${4:?gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN}
+    [ -x "$build/sim/worldloop" ] || { echo "[launch] $build/sim/worldloop is missing: run build first" >&2; exit 1; }
+    WL_AE_MINUTES=${WL_AE_MINUTES:-3} WL_DIT_MINUTES=$dit WL_ROLLOUT_MINUTES=$rollout \
+      setsid nohup bash "$root/tools/train_worlds.sh" "$build" "$runs" > "$runs/train_worlds.log" 2>&1 < /dev/null &
+    echo "[launch] training started: dit $dit min, rollout $rollout min per world"
+    ;;
   pack)
     watch 480 || echo "[pack] still training after 8 minutes; packing the latest checkpoints"
     pack
     ;;
-  *) echo "gpu_train.sh: unknown mode '$mode' (start, wait or pack)" >&2; exit 1 ;;
+  *) echo "gpu_train.sh: unknown mode '$mode' (all, start, wait, pack, build or launch)" >&2; exit 1 ;;
 esac

@@ -10,6 +10,7 @@
 # three processes sharing the GPU and the CPU cores. Frames come from RUNS_DIR/data/<world>/ when
 # it exists (WL_DATA_PARTS `worldloop dataset` folders per world, made here first in parallel, half
 # by the world's scripted policy and half by sticky_random), else from simulators on the fly.
+# WL_TRAIN_ARGS: extra flags for the dit and rollout stages (word-split), e.g. --action-lr-scale 10.
 set -euo pipefail
 build=${1:?usage: train_worlds.sh BUILD_DIR RUNS_DIR [WORLD...]}
 runs=${2:?usage: train_worlds.sh BUILD_DIR RUNS_DIR [WORLD...]}
@@ -49,9 +50,9 @@ train_world() {
       --max-minutes "${WL_AE_MINUTES:-3}" --checkpoint-every 1000 --log-every 250
   fi
   stage dit "$r/dit" --world "$w" "${data[@]}" "${from[@]}" --steps 100000 --batch "${WL_DIT_BATCH:-16}" --lr 3e-4 \
-    --warmup 300 --max-minutes "${WL_DIT_MINUTES:-11}" --checkpoint-every 1000 --log-every 250
+    --warmup 300 --max-minutes "${WL_DIT_MINUTES:-11}" --checkpoint-every 1000 --log-every 250 ${WL_TRAIN_ARGS:-}
   stage rollout "$r/rollout" --world "$w" "${data[@]}" --init "$r/dit" --steps 100000 --batch "${WL_ROLLOUT_BATCH:-8}" --lr 1e-4 --warmup 50 \
-    --max-minutes "${WL_ROLLOUT_MINUTES:-6}" --checkpoint-every 200 --log-every 50
+    --max-minutes "${WL_ROLLOUT_MINUTES:-6}" --checkpoint-every 200 --log-every 50 ${WL_TRAIN_ARGS:-}
 }
 
 # Datasets: parts of WL_DATA_EPISODES episodes of 200 frames each, all cores at once.

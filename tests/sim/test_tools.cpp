@@ -255,15 +255,15 @@ TEST_F(Tools, GroundTruthHeadlessRecordsFortyFrames) {
 #ifndef WL_WITH_RECORDING
   GTEST_SKIP() << "this build has no recording";
 #else
-  const std::string mp4 = path("play.mp4");
+  const std::string session = path("play");
   // No DISPLAY: the world's first policy plays headless even without --headless.
-  CliResult r = run("play --ground-truth --world voxel --frames 40 --record '" + mp4 + "'", "env -u DISPLAY");
+  CliResult r = run("play --ground-truth --world voxel --frames 40 --record '" + session + "'", "env -u DISPLAY");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("40 frames played headless by policy explore"), std::string::npos) << r.out;
-  VideoContents video = read_video(mp4);
+  VideoContents video = read_video(session + "/video.mp4");
   EXPECT_EQ(video.frames.size(), 40u);
   EXPECT_EQ(video.info.width, 128);
-  EXPECT_EQ(count_lines(slurp(path("play.actions.jsonl"))), 40);
+  EXPECT_EQ(count_lines(slurp(session + "/actions.jsonl")), 40);
 
   // The same seed and policy as dataset episode 0: the same frames.
   CliResult again = run("play --ground-truth --headless --world voxel --frames 40");
@@ -301,6 +301,24 @@ TEST_F(Tools, ShippedWorldPlaysHeadlessIntoAnMp4) {
   CliResult replay = run("replay '" + session + "'");
   EXPECT_EQ(replay.code, 0) << replay.err;
   EXPECT_NE(replay.out.find("bit-identical"), std::string::npos) << replay.out;
+#endif
+}
+
+// The shipped worlds decode one video frame per latent frame (Wan/TAEHV: four): rollout and synth
+// must count the frames of a block from the world, not assume Wan's rule.
+TEST_F(Tools, ShippedWorldRollsOutAndSynthesisesFrameForFrame) {
+  const std::string worlds = std::string(WL_TESTS_DIR) + "/../assets/worlds/";
+  const std::string rollouts = path("rollouts");
+  CliResult r = run("rollout --model '" + worlds + "driving' --policy lane_keep --seeds 2 --frames 7 --batch 2 --no-video "
+                    "--no-progress --out '" + rollouts + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("14 frames"), std::string::npos) << r.out;
+  const std::string data = path("robot_data");
+  CliResult s = run("synth --model '" + worlds + "robot' --episodes 1 --frames 7 --no-progress --out '" + data + "'");
+#ifdef WL_WITH_RECORDING
+  ASSERT_EQ(s.code, 0) << s.err;
+#else
+  EXPECT_NE(s.code, 0);
 #endif
 }
 

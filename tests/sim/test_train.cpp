@@ -140,6 +140,28 @@ TEST(Train, DiTLossGoesDown) {
   EXPECT_TRUE(fs::exists(dir.path / "run" / "ae.safetensors"));
 }
 
+// --action-lr-scale: the action embedder's output layer starts at zero; with the scale it moves
+// that many times faster (Adam's step is proportional to the learning rate).
+TEST(Train, ActionLearningRateScaleSpeedsUpTheActionEmbedder) {
+  TempDir dir;
+  const fs::path ae = random_ae_file(dir.path);
+  auto action_norm = [&](double scale, const char* name) {
+    TrainOptions o = dit_options(dir.path / name, ae, 4);
+    o.ema = 0;
+    o.action_lr_scale = scale;
+    TrainSummary s = run_train(o, std::cout);
+    DiTCheckpoint ckpt = load_dit_checkpoint((fs::path(s.checkpoint) / "model.safetensors").string());
+    return ckpt.tensors.at("action_embedder.mlp.2.weight").norm().item<double>();
+  };
+  const double plain = action_norm(1.0, "plain"), scaled = action_norm(10.0, "scaled");
+  std::printf("action embedder output norm after 4 steps: scale 1 %.5f, scale 10 %.5f\n", plain, scaled);
+  EXPECT_GT(plain, 0.0);
+  EXPECT_GT(scaled, 5.0 * plain);
+  TrainOptions bad = dit_options(dir.path / "bad", ae, 1);
+  bad.action_lr_scale = 0;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--action-lr-scale must be in (0, 100]"), std::string::npos);
+}
+
 TEST(Train, AutoencoderResumeIsExact) {
   TempDir dir;
   TrainOptions whole = ae_options(dir.path / "whole", 6);
