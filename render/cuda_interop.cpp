@@ -31,15 +31,9 @@ struct FdGuard {
   }
 };
 
-// A Vulkan allocation imported into CUDA and mapped whole as linear device memory.
-struct CudaImport {
-  cudaExternalMemory_t memory = nullptr;
-  void* pointer = nullptr;
-};
-
 // Exports `memory` (made with VkExportMemoryAllocateInfo for opaque fds) and imports it into CUDA,
 // mapped from offset 0 over `size` bytes. Releases what it made on failure; throws wl::Error.
-CudaImport import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, bool dedicated) {
+CudaMapping import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, bool dedicated) {
   VkMemoryGetFdInfoKHR fd_info{};
   fd_info.sType = VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR;
   fd_info.memory = memory;
@@ -52,18 +46,19 @@ CudaImport import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSize
   import.handle.fd = fd.fd;
   import.size = size;
   import.flags = dedicated ? cudaExternalMemoryDedicated : 0;
-  CudaImport out;
-  WL_CUDA_CHECK(cudaImportExternalMemory(&out.memory, &import));
+  cudaExternalMemory_t imported = nullptr;
+  WL_CUDA_CHECK(cudaImportExternalMemory(&imported, &import));
   fd.fd = -1;   // CUDA owns it now
   cudaExternalMemoryBufferDesc mapping{};
   mapping.offset = 0;
   mapping.size = size;
-  cudaError_t mapped = cudaExternalMemoryGetMappedBuffer(&out.pointer, out.memory, &mapping);
+  void* pointer = nullptr;
+  cudaError_t mapped = cudaExternalMemoryGetMappedBuffer(&pointer, imported, &mapping);
   if (mapped != cudaSuccess) {
-    cudaDestroyExternalMemory(out.memory);
+    cudaDestroyExternalMemory(imported);
     WL_CUDA_CHECK(mapped);
   }
-  return out;
+  return CudaMapping(imported, pointer);
 }
 
 }  // namespace
@@ -93,6 +88,16 @@ void cuda_stream_wait_quietly(cudaStream_t stream) {
   if (cudaStreamSynchronize(stream) != cudaSuccess) cudaGetLastError();
 }
 
+// [SECTION] CudaMapping
+
+void CudaMapping::reset() noexcept {
+  // The mapping goes before the import it came from; both before Vulkan frees the memory.
+  if (pointer_) cudaFree(pointer_);
+  if (memory_) cudaDestroyExternalMemory(memory_);
+  pointer_ = nullptr;
+  memory_ = nullptr;
+}
+
 // [SECTION] SharedImage
 
 LinearImageSupport shared_image_support(const VulkanContext& context, VkExtent2D extent, VkFormat format,
@@ -111,35 +116,15 @@ SharedImage::SharedImage(const VulkanContext& context, VkExtent2D extent, VkForm
   // (0, 0) lies vulkan_.offset bytes in. Suspect: a buffer mapping of an image's memory is not
   // documented to see the image's linear layout (CUDA maps image memory as a mipmapped array), and
   // on an NVIDIA H200 the blit did not see what CUDA wrote through it (docs/render.md).
-  CudaImport imported =
-      import_into_cuda(context.device(), vulkan_.image.memory.get(), vulkan_.allocation_size, vulkan_.dedicated);
-  cuda_memory_ = imported.memory;
-  cuda_pointer_ = imported.pointer;
+  cuda_ = import_into_cuda(context.device(), vulkan_.image.memory.get(), vulkan_.allocation_size, vulkan_.dedicated);
 }
-
-SharedImage::~SharedImage() { release_cuda(); }
-
-SharedImage::SharedImage(SharedImage&& other) noexcept
-    : vulkan_(std::move(other.vulkan_)),
-      cuda_memory_(std::exchange(other.cuda_memory_, nullptr)),
-      cuda_pointer_(std::exchange(other.cuda_pointer_, nullptr)) {}
 
 SharedImage& SharedImage::operator=(SharedImage&& other) noexcept {
   if (this != &other) {
-    release_cuda();
+    cuda_ = std::move(other.cuda_);   // the old CUDA half goes before the Vulkan memory it maps
     vulkan_ = std::move(other.vulkan_);
-    cuda_memory_ = std::exchange(other.cuda_memory_, nullptr);
-    cuda_pointer_ = std::exchange(other.cuda_pointer_, nullptr);
   }
   return *this;
-}
-
-void SharedImage::release_cuda() noexcept {
-  // The mapping goes before the import it came from; both before Vulkan frees the memory.
-  if (cuda_pointer_) cudaFree(cuda_pointer_);
-  if (cuda_memory_) cudaDestroyExternalMemory(cuda_memory_);
-  cuda_pointer_ = nullptr;
-  cuda_memory_ = nullptr;
 }
 
 // [SECTION] SharedBuffer
@@ -202,34 +187,15 @@ SharedBuffer::SharedBuffer(const VulkanContext& context, VkDeviceSize size, VkBu
   vulkan_.memory = UniqueMemory(device, memory);
   WL_VK_CHECK(vkBindBufferMemory(device, buffer, memory, 0));
 
-  CudaImport imported = import_into_cuda(device, memory, allocate.allocationSize, dedicated);
-  cuda_memory_ = imported.memory;
-  cuda_pointer_ = imported.pointer;
+  cuda_ = import_into_cuda(device, memory, allocate.allocationSize, dedicated);
 }
-
-SharedBuffer::~SharedBuffer() { release_cuda(); }
-
-SharedBuffer::SharedBuffer(SharedBuffer&& other) noexcept
-    : vulkan_(std::move(other.vulkan_)),
-      cuda_memory_(std::exchange(other.cuda_memory_, nullptr)),
-      cuda_pointer_(std::exchange(other.cuda_pointer_, nullptr)) {}
 
 SharedBuffer& SharedBuffer::operator=(SharedBuffer&& other) noexcept {
   if (this != &other) {
-    release_cuda();
+    cuda_ = std::move(other.cuda_);   // the old CUDA half goes before the Vulkan memory it maps
     vulkan_ = std::move(other.vulkan_);
-    cuda_memory_ = std::exchange(other.cuda_memory_, nullptr);
-    cuda_pointer_ = std::exchange(other.cuda_pointer_, nullptr);
   }
   return *this;
-}
-
-void SharedBuffer::release_cuda() noexcept {
-  // The mapping goes before the import it came from; both before Vulkan frees the memory.
-  if (cuda_pointer_) cudaFree(cuda_pointer_);
-  if (cuda_memory_) cudaDestroyExternalMemory(cuda_memory_);
-  cuda_pointer_ = nullptr;
-  cuda_memory_ = nullptr;
 }
 
 // [SECTION] SharedTimeline

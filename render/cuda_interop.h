@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "render/vk_context.h"
 
@@ -50,6 +51,34 @@ void cuda_stream_wait_quietly(cudaStream_t stream);
 LinearImageSupport shared_image_support(const VulkanContext& context, VkExtent2D extent, VkFormat format,
                                         VkImageUsageFlags usage, VkFormatFeatureFlags features);
 
+// A Vulkan allocation imported into CUDA and mapped whole as linear device memory: the CUDA half of
+// SharedImage and SharedBuffer. Move-only; releases the mapping, then the import.
+class CudaMapping {
+ public:
+  CudaMapping() = default;
+  CudaMapping(CUexternalMemory_st* memory, void* pointer) : memory_(memory), pointer_(pointer) {}
+  ~CudaMapping() { reset(); }
+  CudaMapping(CudaMapping&& other) noexcept
+      : memory_(std::exchange(other.memory_, nullptr)), pointer_(std::exchange(other.pointer_, nullptr)) {}
+  CudaMapping& operator=(CudaMapping&& other) noexcept {
+    if (this != &other) {
+      reset();
+      memory_ = std::exchange(other.memory_, nullptr);
+      pointer_ = std::exchange(other.pointer_, nullptr);
+    }
+    return *this;
+  }
+  CudaMapping(const CudaMapping&) = delete;
+  CudaMapping& operator=(const CudaMapping&) = delete;
+
+  void* pointer() const { return pointer_; }
+  void reset() noexcept;
+
+ private:
+  CUexternalMemory_st* memory_ = nullptr;
+  void* pointer_ = nullptr;   // mapped from memory_, freed with cudaFree
+};
+
 class SharedImage {
  public:
   SharedImage() = default;
@@ -58,8 +87,7 @@ class SharedImage {
   // naming what the device lacks (shared_image_support tells beforehand).
   SharedImage(const VulkanContext& context, VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
               VkFormatFeatureFlags features);
-  ~SharedImage();
-  SharedImage(SharedImage&& other) noexcept;
+  SharedImage(SharedImage&& other) noexcept = default;
   SharedImage& operator=(SharedImage&& other) noexcept;
   SharedImage(const SharedImage&) = delete;
   SharedImage& operator=(const SharedImage&) = delete;
@@ -67,17 +95,15 @@ class SharedImage {
   const LinearImage& vulkan() const { return vulkan_; }   // the Vulkan half (image, memory, layout)
   // The CUDA half: pixel (0, 0) in device memory; row y starts row_pitch() * y bytes further on.
   uint8_t* device_pointer() const {
-    return cuda_pointer_ ? static_cast<uint8_t*>(cuda_pointer_) + vulkan_.offset : nullptr;
+    return cuda_.pointer() ? static_cast<uint8_t*>(cuda_.pointer()) + vulkan_.offset : nullptr;
   }
   int64_t row_pitch() const { return static_cast<int64_t>(vulkan_.row_pitch); }
 
  private:
-  void release_cuda() noexcept;
-  // The Vulkan half was made first and is destroyed last (image, then memory); the destructor
-  // releases the CUDA mapping and import before it.
+  // The Vulkan half was made first and is destroyed last (image, then memory): members go in
+  // reverse order, and assignment releases the CUDA half first.
   LinearImage vulkan_;
-  CUexternalMemory_st* cuda_memory_ = nullptr;
-  void* cuda_pointer_ = nullptr;   // the whole allocation, mapped from cuda_memory_, freed with cudaFree
+  CudaMapping cuda_;   // the whole allocation
 };
 
 class SharedBuffer {
@@ -85,23 +111,20 @@ class SharedBuffer {
   SharedBuffer() = default;
   // `size` bytes, usable by Vulkan as `usage`; throws wl::Error.
   SharedBuffer(const VulkanContext& context, VkDeviceSize size, VkBufferUsageFlags usage);
-  ~SharedBuffer();
-  SharedBuffer(SharedBuffer&& other) noexcept;
+  SharedBuffer(SharedBuffer&& other) noexcept = default;
   SharedBuffer& operator=(SharedBuffer&& other) noexcept;
   SharedBuffer(const SharedBuffer&) = delete;
   SharedBuffer& operator=(const SharedBuffer&) = delete;
 
   const GpuBuffer& vulkan() const { return vulkan_; }   // the Vulkan half (buffer, memory, size)
-  uint8_t* device_pointer() const { return static_cast<uint8_t*>(cuda_pointer_); }   // the CUDA half
+  uint8_t* device_pointer() const { return static_cast<uint8_t*>(cuda_.pointer()); }   // the CUDA half
   VkDeviceSize size() const { return vulkan_.size; }
 
  private:
-  void release_cuda() noexcept;
-  // The Vulkan half was made first and is destroyed last (GpuBuffer: buffer, then memory); the
-  // destructor releases the CUDA mapping and import before it.
+  // The Vulkan half was made first and is destroyed last (GpuBuffer: buffer, then memory): members
+  // go in reverse order, and assignment releases the CUDA half first.
   GpuBuffer vulkan_;
-  CUexternalMemory_st* cuda_memory_ = nullptr;
-  void* cuda_pointer_ = nullptr;   // mapped from cuda_memory_, freed with cudaFree
+  CudaMapping cuda_;
 };
 
 class SharedTimeline {
