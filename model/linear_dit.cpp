@@ -311,6 +311,12 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
     at::Tensor a = step.actions.to(options);
     a = at::linear(at::silu(at::linear(a, w("action_embedder.mlp.0.weight"), w("action_embedder.mlp.0.bias"))),
                    w("action_embedder.mlp.2.weight"), w("action_embedder.mlp.2.bias"));      // [B, f, D]
+    if (step.action_keep.defined()) {
+      at::Tensor keep = step.action_keep.to(options);
+      WL_CHECK((keep.dim() == 1 && keep.size(0) == B) || (keep.dim() == 2 && keep.size(0) == B && keep.size(1) == T && c.patch[0] == 1),
+               "action_keep should be [B] or [B, T] = [", B, ", ", T, "], got ", keep.sizes());
+      a = a * (keep.dim() == 1 ? keep.view({B, 1, 1}) : keep.unsqueeze(2));
+    }
     temb = temb + a;
   } else {
     WL_CHECK(!step.actions.defined(), "this model has no action embedder; it cannot take actions (got ",

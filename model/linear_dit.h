@@ -49,6 +49,9 @@ struct DiTStep {
   // "patch_embedding", "time_embed.timestep", "time_embed.embedded_timestep",
   // "transformer_blocks.{i}", "norm_out", "proj_out"). Empty in normal use.
   std::function<void(const std::string& name, const at::Tensor& value)> trace;
+  // Optional [B] or [B, T] of 0/1: 0 drops that row's (frame's) action embedding, the "no action"
+  // condition of classifier-free action guidance and of training's action dropout. Undefined: keep all.
+  at::Tensor action_keep;
 };
 
 struct DiTOptions {

@@ -59,6 +59,17 @@ at::Tensor sample_block(const SamplerConfig& config, at::IntArrayRef shape, cons
   return x;   // not reached
 }
 
+at::Tensor guided_velocity(const LinearDiT& model, const DiTStep& step, const CaptionContext& caption, WorldState& state,
+                           double action_guidance) {
+  WL_CHECK(action_guidance >= 0 && action_guidance <= 20, "action guidance must be in [0, 20], got ", action_guidance);
+  at::Tensor v = model.forward(step, caption, state, /*commit=*/false);
+  if (action_guidance == 1.0 || model.config().action_dims == 0) return v;
+  DiTStep none = step;
+  none.action_keep = at::zeros({step.latents.size(0)}, step.latents.options().dtype(at::kFloat));
+  at::Tensor v0 = model.forward(none, caption, state, /*commit=*/false);
+  return v0 + action_guidance * (v - v0);
+}
+
 at::Tensor generate_block(const LinearDiT& model, const CaptionContext& caption, WorldState& state, const at::Tensor& actions,
                           int64_t frames, const SamplerConfig& config, NoiseSource& noise) {
   const auto& c = model.config();
@@ -67,7 +78,8 @@ at::Tensor generate_block(const LinearDiT& model, const CaptionContext& caption,
   const at::Tensor& like = state.conv(0);
   auto options = at::TensorOptions().dtype(like.scalar_type()).device(like.device());
   Denoiser denoise = [&](const at::Tensor& x, double t) {
-    return model.forward({x, at::full({B}, t, options.dtype(at::kFloat)), actions, first}, caption, state, /*commit=*/false);
+    return guided_velocity(model, {x, at::full({B}, t, options.dtype(at::kFloat)), actions, first}, caption, state,
+                           config.action_guidance);
   };
   at::Tensor clean = sample_block(config, shape, options, noise, denoise);
   model.forward({clean, at::zeros({B}, options.dtype(at::kFloat)), actions, first}, caption, state, /*commit=*/true);

@@ -22,6 +22,11 @@ namespace wl {
 struct SamplerConfig {
   std::vector<int> timesteps = {1000, 960, 889, 727};   // denoise steps, high to low (LongSANA's)
   double flow_shift = 7.0;                              // sigma grid shift
+  // Classifier-free action guidance w: v = v(no action) + w * (v(actions) - v(no action)), the "no
+  // action" pass dropping the block's action embedding (DiTStep::action_keep = 0; worlds trained with
+  // action dropout know that condition). 1: the plain conditional pass; above 1 costs a second
+  // forward pass per step. Models without actions ignore it.
+  double action_guidance = 1.0;
 };
 
 // sigma of a timestep on the shifted 1000-point grid (see above); throws for t outside [0, 1000].
@@ -44,6 +49,11 @@ class NoiseSource {
 
 // x, timestep -> velocity v, same shape as x.
 using Denoiser = std::function<at::Tensor(const at::Tensor& x, double timestep)>;
+
+// The velocity of one denoise step under the config's action guidance (see SamplerConfig): one
+// forward pass (commit = false) at w = 1 or without actions, two otherwise.
+at::Tensor guided_velocity(const LinearDiT& model, const DiTStep& step, const CaptionContext& caption, WorldState& state,
+                           double action_guidance);
 
 // Denoises one block from fresh noise of `shape` through the config's timesteps; returns x0.
 at::Tensor sample_block(const SamplerConfig& config, at::IntArrayRef shape, const at::TensorOptions& options,

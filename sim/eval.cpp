@@ -402,6 +402,8 @@ void check_options(EvalOptions& o) {
   WL_CHECK(o.colour_margin >= 0 && o.colour_margin <= 1, "eval: --colour-margin must be in [0, 1], got ", o.colour_margin);
   WL_CHECK(o.block_frames >= 0 && o.block_frames <= 16, "eval: --block-frames must be 0..16, got ", o.block_frames);
   WL_CHECK(o.denoise_steps >= 0 && o.denoise_steps <= 50, "eval: --denoise-steps must be 0..50, got ", o.denoise_steps);
+  WL_CHECK(o.action_guidance < 0 || o.action_guidance <= 20, "eval: --action-guidance must be in [0, 20], got ",
+           o.action_guidance);
 }
 
 // [SECTION] the report
@@ -428,6 +430,7 @@ std::string range_text(const std::array<double, 3>& lo, const std::array<double,
 std::string setup_line(const EvalReport& r, const EvalOptions& o) {
   return str(r.world, " world ", r.label, " (hash ", r.model_hash, "); seeds ", r.seeds.front(), "..", r.seeds.back(),
              ", ", o.context_frames, " context frames, block ", r.block_frames, ", ", o.denoise_steps, " denoise steps, ",
+             o.action_guidance != 1.0 ? str("action guidance ", o.action_guidance, ", ") : std::string(),
              o.policy.empty() ? "the world's" : o.policy, " policy, ", o.device, "; worldloop ", kVersion, " commit ",
              kGitCommit, " (", kBuildFlavour, ")");
 }
@@ -497,7 +500,7 @@ std::string eval_json(const EvalReport& r) {
   j["options"] = {{"model", o.model}, {"horizons", o.horizons}, {"context_frames", o.context_frames},
                   {"response_frames", o.response_frames}, {"stability_frames", o.stability_frames},
                   {"motion_window", o.motion_window}, {"colour_margin", o.colour_margin},
-                  {"denoise_steps", o.denoise_steps}, {"policy", o.policy}, {"device", o.device},
+                  {"denoise_steps", o.denoise_steps}, {"action_guidance", o.action_guidance}, {"policy", o.policy}, {"device", o.device},
                   {"ssim", "per-channel mean, 11x11 Gaussian window sigma 1.5, valid region"}, {"psnr", "RGB in [0, 1]"}};
   j["fidelity"] = nlohmann::json::array();
   for (const auto& h : r.horizons)
@@ -580,6 +583,8 @@ EvalReport run_eval(const EvalOptions& options, std::ostream& out) {
   s.block = o.block_frames > 0 ? o.block_frames : model->info().block_frames;
   if (o.denoise_steps == 0) o.denoise_steps = model->info().denoise_steps;
   s.sampler = sampler_for_steps(model->info(), o.denoise_steps);
+  if (o.action_guidance < 0) o.action_guidance = model->info().action_guidance;
+  s.sampler.action_guidance = o.action_guidance;
   s.range = model->make_decoder()->range();
   s.o = &o;
 

@@ -31,6 +31,7 @@ struct EvalOptions {
   double colour_margin = 0.05;                 // allowed per-channel mean outside the simulator's range
   int denoise_steps = 0;                       // sampler steps per block; 0 = the world's
   int block_frames = 0;                        // latent frames per block; 0 = the world's
+  double action_guidance = -1;                 // classifier-free action guidance; < 0 = the world's
   std::string policy;                          // scripted policy; "" = the world's own
   std::string device = "cpu";                  // "cpu" or "cuda"
   std::string json_path;                       // also write the report as JSON here

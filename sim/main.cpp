@@ -202,6 +202,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--lr", train.lr, "Peak learning rate; 0: ae 1e-3, dit 3e-4")->capture_default_str();
   train_cmd->add_option("--action-lr-scale", train.action_lr_scale,
                         "dit, rollout: the action embedder learns at --lr times this")->capture_default_str();
+  train_cmd->add_option("--action-dropout", train.action_dropout,
+                        "dit, rollout: chance a block trains without its actions (for action guidance)")->capture_default_str();
   train_cmd->add_option("--warmup", train.warmup, "Steps of linear learning-rate warmup")->capture_default_str();
   train_cmd->add_option("--device", train.device, "cpu or cuda")->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "Continue the run in --out from its latest checkpoint");
@@ -260,6 +262,9 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--colour-margin", eval.colour_margin, "Allowed channel mean outside the simulator's range")
       ->capture_default_str();
   eval_cmd->add_option("--denoise-steps", eval.denoise_steps, "Sampler steps per block")->capture_default_str();
+  eval_cmd->add_option("--action-guidance", eval.action_guidance,
+                       "Classifier-free action guidance w (1: none; default: the world's sampler.action_guidance)")
+      ->check(CLI::Range(0.0, 20.0));
   eval_cmd->add_option("--block-frames", eval.block_frames, "Latent frames per block (0: the world's)")->capture_default_str();
   eval_cmd->add_option("--policy", eval.policy, "Scripted policy (default: the world's own)");
   eval_cmd->add_option("--device", eval.device, "cpu or cuda")->capture_default_str();

@@ -26,6 +26,7 @@ int64_t VideoBlock::count() const { return frames.defined() ? frames.size(2) : 0
 SamplerConfig sampler_for_steps(const WorldModelInfo& world, int steps) {
   WL_CHECK(steps >= 1 && steps <= 50, "denoise steps must be 1..50, got ", steps);
   SamplerConfig config;
+  config.action_guidance = world.action_guidance;
   if (world.sampler_schedule == "longsana" && steps == 4) return config;   // LongSANA's distilled schedule
   config.flow_shift = world.flow_shift;
   config.timesteps.clear();
@@ -86,8 +87,8 @@ LatentBlock Session::denoise_block(const std::vector<ActionTensor>& actions, con
   at::Tensor clean;
   for (size_t i = 0; i < sampler.timesteps.size(); ++i) {
     double t = sampler.timesteps[i];
-    at::Tensor v = dit.forward({x, at::full({B}, t, options.dtype(at::kFloat)), model_actions, first}, model_->caption(),
-                               impl_->state, /*commit=*/false);                     // [B, C, T, h, w]
+    at::Tensor v = guided_velocity(dit, {x, at::full({B}, t, options.dtype(at::kFloat)), model_actions, first},
+                                   model_->caption(), impl_->state, sampler.action_guidance);   // [B, C, T, h, w]
     at::Tensor x0 = x - flow_sigma(t, sampler.flow_shift) * v;
     if (i + 1 == sampler.timesteps.size()) {
       clean = x0;

@@ -205,6 +205,10 @@ class DiTStage final : public Stage {
     at::Tensor sigma = (t / 1000.0).view({B, 1, F, 1, 1}).to(device_);                 // [B, 1, F, 1, 1]
     at::Tensor xt = (1 - sigma) * x0 + sigma * eps;                                      // [B, C, F, h, w]
     DiTStep s{xt, t.to(device_), actions, 0, {}};
+    if (o_.action_dropout > 0) {   // per block, drawn after the rest so runs without dropout keep their numbers
+      at::Tensor keep = (at::rand({B, nb}, gen, at::kDouble) >= o_.action_dropout).to(at::kFloat);   // [B, nb]
+      s.action_keep = keep.repeat_interleave(o_.block_frames, 1).to(device_);                       // [B, F]
+    }
     at::Tensor v = dit_.forward_chunked(s, ctx, chunks_).to(at::kFloat);              // [B, C, F, h, w]
     at::Tensor weight = (sigma > 0).to(at::kFloat).expand_as(v);                       // clean frames carry no target
     return ((v - (eps - x0)).pow(2) * weight).sum() / weight.sum();
@@ -341,6 +345,7 @@ nlohmann::json recipe(const TrainOptions& o) {
     }
     j["init"] = o.init;
     if (o.action_lr_scale != 1.0) j["action_lr_scale"] = o.action_lr_scale;   // absent in runs made before it existed
+    if (o.action_dropout != 0.0) j["action_dropout"] = o.action_dropout;
     j["denoise_steps"] = o.denoise_steps;
     j["clip_frames"] = o.clip_frames;
     j["block_frames"] = o.block_frames;
@@ -388,6 +393,7 @@ TrainOptions checked(TrainOptions o) {
            o.action_lr_scale);
   WL_CHECK(o.lr * o.action_lr_scale < 1, "train: --lr times --action-lr-scale must stay below 1, got ",
            o.lr * o.action_lr_scale);
+  WL_CHECK(o.action_dropout >= 0 && o.action_dropout < 1, "train: --action-dropout must be in [0, 1), got ", o.action_dropout);
   WL_CHECK(o.size >= 16 && o.size <= 1024 && o.size % 8 == 0, "train: --size must be a multiple of 8 in 16..1024, got ", o.size);
   WL_CHECK(o.checkpoint_every >= 1 && o.log_every >= 1 && o.warmup >= 0, "train: checkpoint and log intervals must be >= 1");
   WL_CHECK(o.frame_stride >= 1 && o.episode_frames >= 1, "train: --frame-stride and episode length must be >= 1");

@@ -65,6 +65,8 @@ struct TrainOptions {
   double clean_context = 0.2;       // chance a context block is clean (timestep 0, as inference commits)
   double action_lr_scale = 1.0;     // the action embedder's learning rate is lr times this (it starts at zero
                                     // and learns slowest; a world whose model ignores its actions needs more)
+  double action_dropout = 0.0;      // chance a clip's block is trained without its actions (DiTStep::action_keep
+                                    // = 0), so play can use classifier-free action guidance
   double timestep_shift = 3.0;      // training sigma = shift u / (1 + (shift - 1) u), u ~ U(0, 1); the world's sampler shift
   int denoise_steps = 4;            // the world's sampler steps (uniform schedule), trained on by rollout
   // rollout

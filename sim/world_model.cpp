@@ -165,6 +165,7 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
       info.sampler_schedule = sm.value("schedule", info.sampler_schedule);
       info.flow_shift = sm.value("flow_shift", info.flow_shift);
       info.denoise_steps = sm.value("steps", info.denoise_steps);
+      info.action_guidance = sm.value("action_guidance", info.action_guidance);
     }
   } catch (const nlohmann::json::exception& e) {
     WL_FAIL(files.config, ": wrong type in \"world\": ", e.what());
@@ -179,6 +180,8 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
            info.flow_shift);
   WL_CHECK(info.denoise_steps >= 1 && info.denoise_steps <= 50, files.config, ": sampler.steps must be 1..50, got ",
            info.denoise_steps);
+  WL_CHECK(info.action_guidance >= 0 && info.action_guidance <= 20, files.config,
+           ": sampler.action_guidance must be in [0, 20], got ", info.action_guidance);
   StatePolicy::parse(info.state_policy);   // throws naming the accepted forms
   if (info.world != kNoActionsWorld) m->spec_ = action_spec_for(info.world);   // a wrong name fails before the weights load
 

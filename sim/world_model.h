@@ -53,6 +53,7 @@ struct WorldModelInfo {
   std::string sampler_schedule = "longsana";
   double flow_shift = 7.0;
   int denoise_steps = 4;              // default sampler steps per block
+  double action_guidance = 1.0;       // "sampler": {"action_guidance"}: see SamplerConfig (1: none)
   std::string label;                  // one line for logs and the overlay ("random weights (tiny) ...")
   bool random_weights = false;        // random_tiny() and "random_weights" worlds: nothing it shows was learnt
   // Video frames per latent frame: 4 for Wan2.1 and TAEHV (whose first latent gives 1 frame), 1 for

@@ -8,6 +8,8 @@
 #   gpu_session.sh check OUT    (no training) build everything, run the benchmarks alone on the GPU,
 #                               then start a memory run (WL_MEM_SECONDS)
 #   gpu_session.sh verify OUT   run the test suite while that memory run goes on, then collect it
+#   gpu_session.sh train OUT    (no benchmarks) build worldloop, start a memory run and the worlds'
+#                               training side by side; then `tests` and `finish` as after start
 # Everything lives in WL_GPU_WORK (default /tmp/wl-gpu), outside the repository copy that each call
 # replaces. Each call's results (bench_*.json and .log, mem.csv, mem_play.log, ctest.log, steps.txt)
 # come back as one archive OUT/<mode>.tgz (a device call returns at most 8 files); finish adds the
@@ -20,8 +22,8 @@
 #   WL_DECODER_VARIANTS  extra `worldloop bench --section decoders` runs, one flag set per line
 #                    (e.g. "--decoder-latents 150 --wan-variant baseline,cl,all")
 set -uo pipefail
-mode=${1:?usage: gpu_session.sh start|tests|finish|check|verify OUT}
-dest=${2:?usage: gpu_session.sh start|tests|finish|check|verify OUT}
+mode=${1:?usage: gpu_session.sh start|train|tests|finish|check|verify OUT}
+dest=${2:?usage: gpu_session.sh start|train|tests|finish|check|verify OUT}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export WL_GPU_WORK=${WL_GPU_WORK:-/tmp/wl-gpu}
 work=$WL_GPU_WORK
@@ -151,6 +153,16 @@ case $mode in
     benchmarks
     start_memory_run
     ;;
+  train)
+    : > "$out/steps.txt"
+    vulkan_runtime
+    step build bash "$root/tools/gpu_train.sh" build "$out/train_build" || exit 1
+    "$bin" --version > "$out/version.txt"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu.txt"
+    start_memory_run
+    step launch bash "$root/tools/gpu_train.sh" launch "$out/train_launch" "${WL_DIT_MIN:-6.5}" "${WL_ROLLOUT_MIN:-3}"
+    cat "$out/train_launch/"*.log 2> /dev/null | tail -5
+    ;;
   verify)
     vulkan_runtime
     # The memory run's binary is a copy, so this build may relink worldloop under it.
@@ -175,5 +187,5 @@ case $mode in
     tail -n 12 "$out/pack.log"
     collect_memory_run
     ;;
-  *) echo "gpu_session.sh: unknown mode '$mode' (start, tests, finish, check or verify)" >&2; exit 1 ;;
+  *) echo "gpu_session.sh: unknown mode '$mode' (start, train, tests, finish, check or verify)" >&2; exit 1 ;;
 esac

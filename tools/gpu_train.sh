@@ -117,8 +117,16 @@ case $mode in
     dit=${3:?gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN}
     rollout=${4:?gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN}
     [ -x "$build/sim/worldloop" ] || { echo "[launch] $build/sim/worldloop is missing: run build first" >&2; exit 1; }
+    # Private copies of the binary, the script and the worlds it continues: the next device call
+    # replaces the repository copy, and a test build may relink the binary, while this runs.
+    private=$work/train-copy
+    rm -rf "$private" && mkdir -p "$private/build/sim"
+    cp "$build/sim/worldloop" "$private/build/sim/" && cp "$root/tools/train_worlds.sh" "$private/"
+    if [ -n "${WL_INIT_ROOT:-}" ]; then
+      cp -r "$WL_INIT_ROOT" "$private/init" && export WL_INIT_ROOT=$private/init
+    fi
     WL_AE_MINUTES=${WL_AE_MINUTES:-3} WL_DIT_MINUTES=$dit WL_ROLLOUT_MINUTES=$rollout \
-      setsid nohup bash "$root/tools/train_worlds.sh" "$build" "$runs" > "$runs/train_worlds.log" 2>&1 < /dev/null &
+      setsid nohup bash "$private/train_worlds.sh" "$private/build" "$runs" > "$runs/train_worlds.log" 2>&1 < /dev/null &
     echo "[launch] training started: dit $dit min, rollout $rollout min per world"
     ;;
   pack)

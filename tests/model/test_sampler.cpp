@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include "kernels/core/error.h"
 #include "model/sampler.h"
@@ -69,6 +70,45 @@ TEST(Sampler, GenerateBlockIsDeterministicAndCommits) {
   EXPECT_TRUE(at::equal(a, b));
   EXPECT_FALSE(at::equal(a, c));
   EXPECT_EQ(a.sizes(), (std::vector<int64_t>{1, 4, 6, 4, 4}));
+}
+
+// Classifier-free action guidance: action_keep = 0 is the "no action" condition (the actions no longer
+// matter), w = 1 is the plain conditional pass, w = 0 the no-action pass, and other w extrapolate.
+TEST(Sampler, ActionGuidanceExtrapolatesFromTheNoActionPass) {
+  DiTConfig config = dit_preset("tiny");
+  config.action_dims = 3;
+  LinearDiT model = LinearDiT::random(config, 5, DiTOptions{});
+  {
+    at::NoGradGuard no_grad;
+    for (auto& [name, t] : model.weights())   // the last layer starts at zero: give the actions a say
+      if (name.rfind("action_embedder.mlp.2.", 0) == 0) t.normal_(0, 0.5);
+  }
+  CaptionContext caption = model.encode_caption(at::randn({2, 4, config.caption_channels}), at::ones({2, 4}));
+  at::Tensor x = at::randn({2, config.in_channels, 2, 4, 4});
+  at::Tensor t = at::full({2}, 900.f);
+  at::Tensor left = at::zeros({2, 2, 3}), right = at::ones({2, 2, 3});
+  auto velocity = [&](const at::Tensor& actions, double w, at::Tensor keep = {}) {
+    WorldState state = model.new_state(2, 4, 4, StatePolicy{});
+    DiTStep step{x, t, actions, 0, {}};
+    step.action_keep = keep;
+    return guided_velocity(model, step, caption, state, w);
+  };
+  at::Tensor v_left = velocity(left, 1.0), v_right = velocity(right, 1.0);
+  EXPECT_GT((v_left - v_right).abs().max().item<double>(), 1e-3);                      // the actions matter
+  at::Tensor none = at::zeros({2});
+  EXPECT_TRUE(at::allclose(velocity(left, 1.0, none), velocity(right, 1.0, none)));     // dropped: they do not
+  EXPECT_TRUE(at::equal(velocity(left, 1.0, at::ones({2})), v_left));                   // kept: as without a mask
+  at::Tensor v_none = velocity(left, 0.0);
+  EXPECT_TRUE(at::allclose(v_none, velocity(right, 1.0, none), 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(velocity(left, 3.0), v_none + 3.0 * (v_left - v_none), 1e-4, 1e-4));
+  // Per-frame keep: frame 1 dropped for row 0 only changes that row.
+  at::Tensor keep = at::ones({2, 2});
+  keep[0][1] = 0;
+  at::Tensor v_mixed = velocity(left, 1.0, keep);
+  EXPECT_TRUE(at::allclose(v_mixed[1], v_left[1], 1e-5, 1e-5));
+  EXPECT_FALSE(at::allclose(v_mixed[0], v_left[0], 1e-5, 1e-5));
+  EXPECT_THROW(velocity(left, 1.0, at::ones({3})), Error);
+  EXPECT_THROW(velocity(left, 21.0), Error);
 }
 
 }  // namespace

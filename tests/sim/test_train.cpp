@@ -162,6 +162,29 @@ TEST(Train, ActionLearningRateScaleSpeedsUpTheActionEmbedder) {
   EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--action-lr-scale must be in (0, 100]"), std::string::npos);
 }
 
+// --action-dropout: some blocks train without their actions (the no-action condition that action
+// guidance extrapolates from). The same seed with and without it trains differently, and the recipe
+// says so; a probability outside [0, 1) is refused.
+TEST(Train, ActionDropoutTrainsTheNoActionCondition) {
+  TempDir dir;
+  const fs::path ae = random_ae_file(dir.path);
+  auto run = [&](double dropout, const char* name) {
+    TrainOptions o = dit_options(dir.path / name, ae, 3);
+    o.action_lr_scale = 10;
+    o.action_dropout = dropout;
+    return run_train(o, std::cout);
+  };
+  TrainSummary plain = run(0.0, "plain"), dropped = run(0.5, "dropped");
+  ASSERT_EQ(plain.losses.size(), 3u);
+  EXPECT_NE(plain.losses[2], dropped.losses[2]);   // step 0 matches: the embedder's output starts at zero
+  std::ifstream recipe(dir.path / "dropped" / "run.json");
+  std::string text((std::istreambuf_iterator<char>(recipe)), {});
+  EXPECT_NE(text.find("\"action_dropout\": 0.5"), std::string::npos) << text;
+  TrainOptions bad = dit_options(dir.path / "bad", ae, 1);
+  bad.action_dropout = 1.0;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--action-dropout must be in [0, 1)"), std::string::npos);
+}
+
 TEST(Train, AutoencoderResumeIsExact) {
   TempDir dir;
   TrainOptions whole = ae_options(dir.path / "whole", 6);
