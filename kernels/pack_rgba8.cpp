@@ -12,11 +12,18 @@ void check_pack_rgba8_params(const PackRGBA8Params& p) {
   WL_CHECK(p.height > 0 && p.width > 0, "pack_rgba8: expected a positive size, got ", p.height, "x", p.width);
   WL_CHECK(p.src_plane >= int64_t(p.height) * p.width, "pack_rgba8: src_plane ", p.src_plane,
            " is smaller than H*W = ", int64_t(p.height) * p.width);
+  if (p.dst_surface) {
+    WL_CHECK(p.dst_x >= 0 && p.dst_y >= 0, "pack_rgba8: the surface origin (", p.dst_x, ", ", p.dst_y,
+             ") must not be negative");
+    return;
+  }
   WL_CHECK(p.dst_pitch >= int64_t(4) * p.width, "pack_rgba8: dst_pitch ", p.dst_pitch,
            " bytes is smaller than 4*W = ", int64_t(4) * p.width);
 }
 
 void pack_rgba8_cpu(const float* src, uint8_t* dst, const PackRGBA8Params& p) {
+  WL_CHECK(!p.dst_surface, "pack_rgba8_cpu: cannot write a CUDA surface (dst_surface is set); the target is GPU "
+           "memory, use pack_rgba8_cuda");
   check_pack_rgba8_params(p);
   for (int y = 0; y < p.height; ++y) {
     uint8_t* row = dst + y * p.dst_pitch;

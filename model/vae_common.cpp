@@ -32,7 +32,7 @@ void VideoDecoder::write_rgba8(const at::Tensor& frames, int64_t b, int64_t f, c
   WL_CHECK(b >= 0 && b < frames.size(0) && f >= 0 && f < frames.size(2), name(), " write_rgba8: frame (", b, ", ", f,
            ") outside ", shape_string(frames.sizes().vec()));
   const int64_t H = frames.size(3), W = frames.size(4);
-  WL_CHECK(target.pixels != nullptr && target.width == W && target.height == H, name(),
+  WL_CHECK((target.pixels != nullptr || target.cuda_surface != 0) && target.width == W && target.height == H, name(),
            " write_rgba8: frame target is ", target.width, "x", target.height, " but the decoder made ", W, "x", H,
            " (hint: size the target from the latent grid x 8)");
   PackRGBA8Params params;
@@ -40,6 +40,9 @@ void VideoDecoder::write_rgba8(const at::Tensor& frames, int64_t b, int64_t f, c
   params.width = static_cast<int>(W);
   params.src_plane = H * W;
   params.dst_pitch = target.row_pitch;
+  params.dst_surface = target.cuda_surface;   // a Vulkan image's CUDA surface (pixels is then nullptr)
+  params.dst_x = target.surface_x;
+  params.dst_y = target.surface_y;
   params.scale = range().scale;
   params.offset = range().offset;
   check_pack_rgba8_params(params);

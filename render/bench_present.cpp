@@ -16,8 +16,9 @@
 namespace wl {
 namespace {
 
-// Fills the target's rows (4 * width bytes each, row_pitch apart) as a decoder would: the padding
-// between rows is not the target's to write, and past the last row may lie nothing at all.
+// Fills the target as a decoder would: host rows (4 * width bytes each, row_pitch apart: the
+// padding between rows is not the target's to write), or a device target on the stream
+// (fill_frame_cuda: a memset or a surface-writing kernel, never a copy).
 void write_frame(const FrameTarget& target, int frame, cudaStream_t stream) {
   const size_t row_bytes = static_cast<size_t>(target.width) * 4;
   const int value = frame & 0xFF;
@@ -26,8 +27,7 @@ void write_frame(const FrameTarget& target, int frame, cudaStream_t stream) {
     return;
   }
 #ifdef WL_WITH_CUDA
-  WL_CUDA_CHECK(cudaMemset2DAsync(target.pixels, static_cast<size_t>(target.row_pitch), value, row_bytes,
-                                  static_cast<size_t>(target.height), stream));
+  fill_frame_cuda(target, static_cast<uint8_t>(value), stream);
 #else
   WL_FAIL("a device FrameTarget in a build without CUDA");
 #endif
@@ -48,7 +48,7 @@ PresentBenchResult bench_present(const PresentBenchInfo& info) {
   presenter_info.filter = info.filter;
   presenter_info.overlay = info.overlay;
   presenter_info.cuda_frames = info.cuda_frames;
-  presenter_info.cuda_linear_image = info.cuda_linear_image;
+  presenter_info.cuda_image_surface = info.cuda_image_surface;
 #ifdef WL_WITH_CUDA
   // A stream of its own, as the model's would be; destroyed after the presenter (declared first).
   struct Stream {

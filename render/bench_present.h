@@ -5,8 +5,8 @@
 //
 //   PresentBenchResult r = bench_present({.frame_width = 640, .frame_height = 360});
 //   // r.ms_per_frame, r.host_uploads_per_frame (1 on the host path, 0 on the CUDA path),
-//   // r.device_copies_per_frame (1 on the CUDA path's default buffer + copy, 0 with the
-//   // experimental linear image)
+//   // r.device_copies_per_frame (1 on the CUDA path's default buffer + copy, 0 with the image
+//   // surface)
 #pragma once
 
 #include <cstdint>
@@ -26,24 +26,25 @@ struct PresentBenchInfo {
   int frames_in_flight = 2;
   Filter filter = Filter::Linear;
   bool overlay = false;         // also draw the ImGui overlay
-  bool write_frames = true;     // fill the target's rows each frame (host memset, or
-                                // cudaMemset2DAsync at the row pitch on the CUDA path) as a decoder
-                                // would; false measures present alone
+  bool write_frames = true;     // fill the target each frame as a decoder would: host memset, or
+                                // on the CUDA path fill_frame_cuda (cudaMemset2DAsync at the row
+                                // pitch, or a kernel writing the surface: no copy either way);
+                                // false measures present alone
   bool cuda_frames = true;      // allow the CUDA interop path (CUDA builds)
-  bool cuda_linear_image = false;  // CUDA path: the EXPERIMENTAL linear image (PresenterInfo's field;
-                                   // false: the exported buffer + one device copy, the default)
+  bool cuda_image_surface = true;  // CUDA path: the image surface, no device copy (PresenterInfo's
+                                    // field; false: the exported buffer + one device copy)
 };
 
 struct PresentBenchResult {
   double ms_per_frame = 0.0;            // wall time per frame, steady state, including the final drain
   double host_uploads_per_frame = 0.0;  // staging -> image copies per frame
   double device_copies_per_frame = 0.0; // shared buffer -> image copies per frame (CUDA path: 1 with
-                                        // BufferCopy, the default; 0 with the experimental linear image)
+                                        // BufferCopy, the default; 0 with ImageSurface)
   int frames = 0;
   FramePath frame_path = FramePath::HostStaging;
   std::string frame_path_note;          // why not the CUDA path, when not
-  CudaFrameMemory cuda_frame_memory = CudaFrameMemory::None;   // CUDA path: buffer + copy or linear image
-  std::string cuda_frame_memory_note;   // BufferCopy: why not a linear image (PresenterStats' field)
+  CudaFrameMemory cuda_frame_memory = CudaFrameMemory::None;   // CUDA path: buffer + copy or image surface
+  std::string cuda_frame_memory_note;   // BufferCopy: why not an image surface (PresenterStats' field)
   std::string device_name;              // the Vulkan device
 };
 

@@ -1,4 +1,5 @@
 // SharedImage, SharedBuffer and SharedTimeline: export from Vulkan, import into CUDA. See cuda_interop.h.
+// fill_frame_cuda's kernel lives in render/fill_frame.cu.
 //
 // The call sequence follows cuda-samples' simpleVulkan (the calls, not its error handling): create
 // with an export info chained, get the fd (vkGetMemoryFdKHR / vkGetSemaphoreFdKHR), import it into
@@ -31,9 +32,9 @@ struct FdGuard {
   }
 };
 
-// Exports `memory` (made with VkExportMemoryAllocateInfo for opaque fds) and imports it into CUDA,
-// mapped from offset 0 over `size` bytes. Releases what it made on failure; throws wl::Error.
-CudaMapping import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, bool dedicated) {
+// Exports `memory` (made with VkExportMemoryAllocateInfo for opaque fds) and imports all `size`
+// bytes of it into CUDA (which then owns the fd). Throws wl::Error.
+cudaExternalMemory_t import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, bool dedicated) {
   VkMemoryGetFdInfoKHR fd_info{};
   fd_info.sType = VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR;
   fd_info.memory = memory;
@@ -49,19 +50,65 @@ CudaMapping import_into_cuda(VkDevice device, VkDeviceMemory memory, VkDeviceSiz
   cudaExternalMemory_t imported = nullptr;
   WL_CUDA_CHECK(cudaImportExternalMemory(&imported, &import));
   fd.fd = -1;   // CUDA owns it now
-  cudaExternalMemoryBufferDesc mapping{};
-  mapping.offset = 0;
-  mapping.size = size;
-  void* pointer = nullptr;
-  cudaError_t mapped = cudaExternalMemoryGetMappedBuffer(&pointer, imported, &mapping);
-  if (mapped != cudaSuccess) {
-    cudaDestroyExternalMemory(imported);
-    WL_CUDA_CHECK(mapped);
-  }
-  return CudaMapping(imported, pointer);
+  return imported;
 }
 
 }  // namespace
+
+// [SECTION] CudaMapping
+
+void CudaMapping::reset() noexcept {
+  // The reverse of their making, and all before Vulkan frees the memory: the surface object, the
+  // array it views (or the buffer mapping), then the import they came from.
+  if (surface_) cudaDestroySurfaceObject(surface_);
+  if (array_) cudaFreeMipmappedArray(array_);
+  if (pointer_) cudaFree(pointer_);
+  if (memory_) cudaDestroyExternalMemory(memory_);
+  surface_ = 0;
+  array_ = nullptr;
+  pointer_ = nullptr;
+  memory_ = nullptr;
+}
+
+CudaMapping CudaMapping::as_buffer(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, bool dedicated) {
+  CudaMapping out;   // releases what was made so far if a step below throws
+  out.memory_ = import_into_cuda(device, memory, size, dedicated);
+  cudaExternalMemoryBufferDesc mapping{};
+  mapping.offset = 0;
+  mapping.size = size;
+  WL_CUDA_CHECK(cudaExternalMemoryGetMappedBuffer(&out.pointer_, out.memory_, &mapping));
+  return out;
+}
+
+// Mapped as what the image is: a one-level 2D array (depth 0 means 2D) of four unsigned 8-bit
+// channels, the image's extent, with surface load/store (the image has STORAGE usage).
+CudaMapping CudaMapping::as_surface(VkDevice device, VkDeviceMemory memory, VkDeviceSize size, VkExtent2D extent) {
+  CudaMapping out;
+  out.memory_ = import_into_cuda(device, memory, size, /*dedicated=*/true);
+  cudaExternalMemoryMipmappedArrayDesc mapping{};
+  mapping.offset = 0;
+  mapping.formatDesc = cudaCreateChannelDesc(8, 8, 8, 8, cudaChannelFormatKindUnsigned);
+  mapping.extent.width = extent.width;
+  mapping.extent.height = extent.height;
+  mapping.extent.depth = 0;
+  mapping.flags = cudaArraySurfaceLoadStore;
+  mapping.numLevels = 1;
+  WL_CUDA_CHECK(cudaExternalMemoryGetMappedMipmappedArray(&out.array_, out.memory_, &mapping));
+  cudaArray_t level = nullptr;
+  WL_CUDA_CHECK(cudaGetMipmappedArrayLevel(&level, out.array_, 0));   // owned by the mipmapped array
+  cudaResourceDesc resource{};
+  resource.resType = cudaResourceTypeArray;
+  resource.res.array.array = level;
+  cudaSurfaceObject_t surface = 0;
+  WL_CUDA_CHECK(cudaCreateSurfaceObject(&surface, &resource));
+  out.surface_ = surface;
+  // FrameTarget and PackRGBA8Params read 0 as "no surface".
+  WL_CHECK(surface != 0, "cudaCreateSurfaceObject returned surface object 0, which FrameTarget reserves for "
+           "\"no surface\"; use PresenterInfo::cuda_image_surface = false");
+  return out;
+}
+
+// [SECTION] Devices and streams
 
 std::optional<std::array<uint8_t, 16>> cuda_device_uuid(std::string& why) {
   int count = 0;
@@ -88,35 +135,23 @@ void cuda_stream_wait_quietly(cudaStream_t stream) {
   if (cudaStreamSynchronize(stream) != cudaSuccess) cudaGetLastError();
 }
 
-// [SECTION] CudaMapping
-
-void CudaMapping::reset() noexcept {
-  // The mapping goes before the import it came from; both before Vulkan frees the memory.
-  if (pointer_) cudaFree(pointer_);
-  if (memory_) cudaDestroyExternalMemory(memory_);
-  pointer_ = nullptr;
-  memory_ = nullptr;
-}
-
 // [SECTION] SharedImage
 
-LinearImageSupport shared_image_support(const VulkanContext& context, VkExtent2D extent, VkFormat format,
-                                        VkImageUsageFlags usage, VkFormatFeatureFlags features) {
-  if (!context.interop()) return {str("no Vulkan device shared with CUDA: ", context.interop_note()), false};
-  return context.linear_image_support(extent, format, usage, features, VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT);
+std::string shared_image_support(const VulkanContext& context, VkExtent2D extent, VkFormatFeatureFlags features) {
+  if (!context.interop()) return str("no Vulkan device shared with CUDA: ", context.interop_note());
+  return context.exportable_image_support(extent, kSharedImageFormat, kSharedImageUsage,
+                                          features | VK_FORMAT_FEATURE_STORAGE_IMAGE_BIT,
+                                          VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT);
 }
 
-SharedImage::SharedImage(const VulkanContext& context, VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
-                         VkFormatFeatureFlags features) {
+SharedImage::SharedImage(const VulkanContext& context, VkExtent2D extent, VkFormatFeatureFlags features) {
   WL_CHECK(context.interop(), "SharedImage needs a Vulkan device shared with CUDA: ", context.interop_note());
-  // Device-local: the memory CUDA writes and the blit reads stay on the GPU.
-  vulkan_ = context.create_linear_image(extent, format, usage, features, VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT,
-                                        VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-  // The whole allocation is mapped (offset 0), so the import matches the export exactly; pixel
-  // (0, 0) lies vulkan_.offset bytes in. Suspect: a buffer mapping of an image's memory is not
-  // documented to see the image's linear layout (CUDA maps image memory as a mipmapped array), and
-  // on an NVIDIA H200 the blit did not see what CUDA wrote through it (docs/render.md).
-  cuda_ = import_into_cuda(context.device(), vulkan_.image.memory.get(), vulkan_.allocation_size, vulkan_.dedicated);
+  vulkan_ = context.create_exportable_image(extent, kSharedImageFormat, kSharedImageUsage,
+                                            features | VK_FORMAT_FEATURE_STORAGE_IMAGE_BIT,
+                                            VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT);
+  // The whole dedicated allocation, as Vulkan sized it; CUDA lays the array out from the format,
+  // extent and level count given, which are the image's own.
+  cuda_ = CudaMapping::as_surface(context.device(), vulkan_.image.memory.get(), vulkan_.allocation_size, extent);
 }
 
 SharedImage& SharedImage::operator=(SharedImage&& other) noexcept {
@@ -187,7 +222,7 @@ SharedBuffer::SharedBuffer(const VulkanContext& context, VkDeviceSize size, VkBu
   vulkan_.memory = UniqueMemory(device, memory);
   WL_VK_CHECK(vkBindBufferMemory(device, buffer, memory, 0));
 
-  cuda_ = import_into_cuda(device, memory, allocate.allocationSize, dedicated);
+  cuda_ = CudaMapping::as_buffer(device, memory, allocate.allocationSize, dedicated);
 }
 
 SharedBuffer& SharedBuffer::operator=(SharedBuffer&& other) noexcept {

@@ -56,17 +56,17 @@ void record_upload(VkCommandBuffer cmd, const GpuBuffer& staging, const GpuImage
 
 namespace {
 
-// One queue family ownership transfer of `image` (GENERAL layout kept) with the access scopes on
-// this queue's side; the other side's are ignored by Vulkan.
+// One queue family ownership transfer of `image` with a layout transition, the access scopes on this
+// queue's side (the other side's are ignored by Vulkan).
 void ownership_barrier(VkCommandBuffer cmd, VkImage image, uint32_t from_family, uint32_t to_family,
-                       VkPipelineStageFlags src_stage, VkAccessFlags src_access, VkPipelineStageFlags dst_stage,
-                       VkAccessFlags dst_access) {
+                       VkImageLayout from_layout, VkImageLayout to_layout, VkPipelineStageFlags src_stage,
+                       VkAccessFlags src_access, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
   VkImageMemoryBarrier barrier{};
   barrier.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER;
   barrier.srcAccessMask = src_access;
   barrier.dstAccessMask = dst_access;
-  barrier.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
-  barrier.newLayout = VK_IMAGE_LAYOUT_GENERAL;
+  barrier.oldLayout = from_layout;
+  barrier.newLayout = to_layout;
   barrier.srcQueueFamilyIndex = from_family;
   barrier.dstQueueFamilyIndex = to_family;
   barrier.image = image;
@@ -77,27 +77,31 @@ void ownership_barrier(VkCommandBuffer cmd, VkImage image, uint32_t from_family,
 }  // namespace
 
 void record_external_image_init(VkCommandBuffer cmd, VkImage image, uint32_t queue_family) {
-  // Nothing was written yet, so UNDEFINED loses nothing; GENERAL from here on.
+  // Nothing was written yet, so UNDEFINED loses nothing; GENERAL whenever the other API has it.
   image_barrier(cmd, image, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_GENERAL, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, 0,
                 VK_PIPELINE_STAGE_TRANSFER_BIT, 0);
-  record_external_image_release(cmd, image, queue_family);
+  ownership_barrier(cmd, image, queue_family, VK_QUEUE_FAMILY_EXTERNAL, VK_IMAGE_LAYOUT_GENERAL,
+                    VK_IMAGE_LAYOUT_GENERAL, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                    0);
 }
 
 void record_external_image_acquire(VkCommandBuffer cmd, VkImage image, uint32_t queue_family) {
   // The source stage is the one the semaphore wait blocks, so the acquire follows the wait.
-  ownership_barrier(cmd, image, VK_QUEUE_FAMILY_EXTERNAL, queue_family, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+  ownership_barrier(cmd, image, VK_QUEUE_FAMILY_EXTERNAL, queue_family, VK_IMAGE_LAYOUT_GENERAL,
+                    VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
                     VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
 }
 
 void record_external_image_release(VkCommandBuffer cmd, VkImage image, uint32_t queue_family) {
-  // After the blit's reads; the semaphore signal that follows (all commands) orders the other
-  // API's next write after this.
-  ownership_barrier(cmd, image, queue_family, VK_QUEUE_FAMILY_EXTERNAL, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
-                    VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0);
+  // After the blit's reads (nothing was written, so there is nothing to make available); the
+  // semaphore signal that follows (all commands) orders the other API's next write after this.
+  ownership_barrier(cmd, image, queue_family, VK_QUEUE_FAMILY_EXTERNAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+                    VK_IMAGE_LAYOUT_GENERAL, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                    0);
 }
 
-void record_letterbox_blit(VkCommandBuffer cmd, const GpuImage& source, VkImageLayout source_layout, VkImage output,
-                           VkExtent2D output_extent, Filter filter, const std::array<float, 4>& clear) {
+void record_letterbox_blit(VkCommandBuffer cmd, const GpuImage& source, VkImage output, VkExtent2D output_extent,
+                           Filter filter, const std::array<float, 4>& clear) {
   image_barrier(cmd, output, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
                 VK_PIPELINE_STAGE_TRANSFER_BIT, 0, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
   VkClearColorValue color{};
@@ -118,7 +122,7 @@ void record_letterbox_blit(VkCommandBuffer cmd, const GpuImage& source, VkImageL
   blit.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
   blit.dstOffsets[0] = {r.x, r.y, 0};
   blit.dstOffsets[1] = {r.x + r.width, r.y + r.height, 1};
-  vkCmdBlitImage(cmd, source.image.get(), source_layout, output,
+  vkCmdBlitImage(cmd, source.image.get(), VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, output,
                  VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &blit,
                  filter == Filter::Linear ? VK_FILTER_LINEAR : VK_FILTER_NEAREST);
 }

@@ -4,9 +4,9 @@
 // acquires a swapchain image (windowed), records upload -> clear + letterbox blit -> present layout
 // (or -> readback, headless), submits with the slot's fence and presents. On the CUDA path there
 // is no upload: by default a device copy from the slot's SharedBuffer (which CUDA wrote) into the
-// slot's image comes first; with the experimental linear image (PresenterInfo::cuda_linear_image)
-// the blit reads the slot's SharedImage directly, taken over from the external queue family and
-// handed back after the blit. The submission also waits on the `written` timeline (CUDA signals
+// slot's image comes first; with the image surface (PresenterInfo::cuda_image_surface) the blit
+// reads the slot's SharedImage (which CUDA wrote through a surface object) directly, taken over
+// from the external queue family and handed back after the blit. The submission also waits on the `written` timeline (CUDA signals
 // frame n) and signals `read` (CUDA waits before reusing the slot).
 // Swapchain changes are handled here and reported as FrameStatus::SwapchainStale. The window half builds only with
 // WL_WITH_WINDOW (SDL2 present); headless builds (the GPU server) refuse windowed presenters.
@@ -36,8 +36,6 @@ namespace {
 
 constexpr const char* kLogTag = "present";
 constexpr VkFormat kFrameFormat = VK_FORMAT_R8G8B8A8_UNORM;
-// A SharedImage is only ever blitted from.
-constexpr VkImageUsageFlags kSharedImageUsage = VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
 
 // Everything one frame in flight uses. Declared in creation order; C++ destroys it in reverse,
 // the retired owners first.
@@ -48,7 +46,7 @@ struct FrameSlot {
   UniqueSemaphore image_acquired;          // windowed: the swapchain image may be written
   GpuBuffer staging;                       // host path: host-visible; the FrameTarget points into it
 #ifdef WL_WITH_CUDA
-  SharedImage shared_image;                // CUDA LinearImage (experimental): the FrameTarget points into it
+  SharedImage shared_image;                // CUDA ImageSurface: the FrameTarget is its CUDA surface
   SharedBuffer shared;                     // CUDA BufferCopy (default): the FrameTarget points into it
 #endif
   GpuImage source;                         // host path and BufferCopy: the frame, device-local, blitted from
@@ -72,11 +70,11 @@ struct Presenter::Impl {
   void submit(FrameSlot& slot, VkSemaphore wait, VkSemaphore signal);
   void set_up_cuda_path();
   VkExtent2D frame_extent() const;
-  // Linear-tiling features the blit needs from a SharedImage's format.
+  // Optimal-tiling features the blit needs from a SharedImage's format.
   VkFormatFeatureFlags shared_image_features() const;
   void release_unsubmitted_frame();
   bool cuda_path() const { return stats.frame_path == FramePath::CudaInterop; }
-  bool linear_image() const { return stats.cuda_frame_memory == CudaFrameMemory::LinearImage; }
+  bool image_surface() const { return stats.cuda_frame_memory == CudaFrameMemory::ImageSurface; }
   void recreate_swapchain(VkExtent2D size, FrameSlot& slot);
 
   PresenterInfo info;
@@ -174,24 +172,14 @@ Presenter::Impl::Impl(const PresenterInfo& in) : info(in) {
   }
   for (int i = 0; i < info.frames_in_flight; ++i) slots.push_back(make_slot());
   stats.device_name = context->device_name();
-  stats.frame_row_pitch = int64_t{info.frame_width} * 4;
-#ifdef WL_WITH_CUDA
-  if (linear_image()) {
-    // Every slot's image has the same parameters, hence the same layout.
-    const LinearImage& image = slots.front().shared_image.vulkan();
-    stats.frame_row_pitch = static_cast<int64_t>(image.row_pitch);
-    WL_LOG_WARN(kLogTag, "PresenterInfo::cuda_linear_image is on: the linear-image frame path is EXPERIMENTAL "
-                "(wrong pixels on an NVIDIA H200, see docs/render.md, 'Open: linear-image path'); image offset ",
-                image.offset, ", row pitch ", image.row_pitch, ", allocation ", image.allocation_size, " bytes",
-                image.dedicated ? ", dedicated" : "", ". Leave it off for the exact buffer + copy path");
-  }
-#endif
+  stats.frame_row_pitch = image_surface() ? 0 : int64_t{info.frame_width} * 4;
   WL_LOG_INFO(kLogTag, "frames reach Vulkan through ",
-              !cuda_path()     ? "host staging"
-              : linear_image() ? "CUDA interop into a linear image (experimental, no device copy)"
-                               : "CUDA interop into a buffer (one device copy per frame)",
+              !cuda_path()      ? "host staging"
+              : image_surface() ? "CUDA interop into an image through a CUDA surface (no device copy)"
+                                : "CUDA interop into a buffer (one device copy per frame)",
               stats.frame_path_note.empty() ? "" : " (", stats.frame_path_note,
-              stats.frame_path_note.empty() ? "" : ")", ", row pitch ", stats.frame_row_pitch, " bytes");
+              stats.frame_path_note.empty() ? "" : ")",
+              image_surface() ? "" : str(", row pitch ", stats.frame_row_pitch, " bytes"));
 }
 
 // Both sides drain before anything shared is freed: Vulkan's batches wait for CUDA's signals and
@@ -213,22 +201,21 @@ void Presenter::Impl::set_up_cuda_path() {
   read = SharedTimeline(*context);
   stats.frame_path = FramePath::CudaInterop;
   stats.frame_path_note.clear();
-  // The default is the exported buffer + one copy per frame (exact on NVIDIA). The experimental
-  // linear image is used only when asked for and the device can make it: the blit reads it
-  // directly, so its format's linear tiling must allow that (and linear filtering, when asked for).
+  // The default is the exported buffer + one copy per frame (exact on NVIDIA). The image surface is
+  // used only when asked for and the device can share such an image: the blit reads it directly,
+  // so its format's optimal tiling must allow that (and linear filtering, when asked for).
   stats.cuda_frame_memory = CudaFrameMemory::BufferCopy;
-  if (!info.cuda_linear_image) {
-    stats.cuda_frame_memory_note = "PresenterInfo::cuda_linear_image is off";
+  if (!info.cuda_image_surface) {
+    stats.cuda_frame_memory_note = "PresenterInfo::cuda_image_surface is off";
     return;
   }
-  const LinearImageSupport support = shared_image_support(*context, frame_extent(), kFrameFormat,
-                                                          kSharedImageUsage, shared_image_features());
-  if (support.why_not.empty()) {
-    stats.cuda_frame_memory = CudaFrameMemory::LinearImage;
+  const std::string why_not = shared_image_support(*context, frame_extent(), shared_image_features());
+  if (why_not.empty()) {
+    stats.cuda_frame_memory = CudaFrameMemory::ImageSurface;
     return;
   }
-  stats.cuda_frame_memory_note = support.why_not;
-  WL_LOG_WARN(kLogTag, "PresenterInfo::cuda_linear_image asked for a linear image, but CUDA frames go through a "
+  stats.cuda_frame_memory_note = why_not;
+  WL_LOG_WARN(kLogTag, "PresenterInfo::cuda_image_surface asked for an image surface, but CUDA frames go through a "
               "buffer and one device copy per frame: ", stats.cuda_frame_memory_note);
 #endif
 }
@@ -278,8 +265,8 @@ FrameSlot Presenter::Impl::make_slot() const {
   const VkExtent2D frame = frame_extent();
   const VkDeviceSize frame_bytes = VkDeviceSize{frame.width} * frame.height * 4;
 #ifdef WL_WITH_CUDA
-  if (linear_image()) {
-    slot.shared_image = SharedImage(*context, frame, kFrameFormat, kSharedImageUsage, shared_image_features());
+  if (image_surface()) {
+    slot.shared_image = SharedImage(*context, frame, shared_image_features());
     // GENERAL for good, and owned by CUDA's side until the first frame's acquire.
     const VkImage image = slot.shared_image.vulkan().image.image.get();
     const uint32_t family = context->queue_family();
@@ -289,7 +276,7 @@ FrameSlot Presenter::Impl::make_slot() const {
   }
 #endif
   if (!cuda_path()) slot.staging = context->create_buffer(frame_bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost);
-  if (!linear_image())
+  if (!image_surface())
     slot.source = context->create_image(frame, kFrameFormat,
                                         VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT);
   if (!windowed()) {
@@ -400,12 +387,10 @@ void Presenter::Impl::record(FrameSlot& slot, VkImage output, VkExtent2D extent,
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   VkCommandBuffer cmd = slot.cmd;
   WL_VK_CHECK(vkBeginCommandBuffer(cmd, &begin));
-  const GpuImage* source = &slot.source;
-  VkImageLayout source_layout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+  const GpuImage* source = &slot.source;   // in TRANSFER_SRC_OPTIMAL for the blit, whichever path
 #ifdef WL_WITH_CUDA
-  if (linear_image()) {
+  if (image_surface()) {
     source = &slot.shared_image.vulkan().image;
-    source_layout = VK_IMAGE_LAYOUT_GENERAL;
     record_external_image_acquire(cmd, source->image.get(), context->queue_family());
   } else if (cuda_path()) {
     record_upload(cmd, slot.shared.vulkan(), slot.source);
@@ -416,9 +401,9 @@ void Presenter::Impl::record(FrameSlot& slot, VkImage output, VkExtent2D extent,
     record_upload(cmd, slot.staging, slot.source);
     ++stats.host_uploads;
   }
-  record_letterbox_blit(cmd, *source, source_layout, output, extent, info.filter, info.clear_color);
+  record_letterbox_blit(cmd, *source, output, extent, info.filter, info.clear_color);
   // CUDA may write the image again once `read` signals: hand it back right after its last read.
-  if (linear_image()) record_external_image_release(cmd, source->image.get(), context->queue_family());
+  if (image_surface()) record_external_image_release(cmd, source->image.get(), context->queue_family());
   if (overlay) {
     auto now = std::chrono::steady_clock::now();
     float frame_seconds = std::chrono::duration<float>(now - last_present).count();
@@ -444,7 +429,7 @@ void Presenter::Impl::submit(FrameSlot& slot, VkSemaphore wait, VkSemaphore sign
   // return (stale swapchain) leaves it signalled and the next begin_frame() does not hang.
   WL_VK_CHECK(vkResetFences(context->device(), 1, slot.done.ptr()));
   // The acquire semaphore guards the first write (the clear); CUDA's signal guards the first read
-  // of the shared memory (the buffer copy, or the linear image's ownership acquire). All are
+  // of the shared memory (the buffer copy, or the shared image's ownership acquire). All are
   // transfers. Binary semaphores ignore their values.
   std::array<VkSemaphore, 2> waits{};
   std::array<uint64_t, 2> wait_values{};
@@ -541,9 +526,9 @@ FrameTarget Presenter::begin_frame() {
     // (The fence above already says so on the host; the wait keeps the ordering on the GPU too.)
     const uint64_t slots = m.slots.size();
     if (m.frame_number > slots) m.read.cuda_wait(m.frame_number - slots, m.info.cuda_stream);
-    if (m.linear_image()) {
-      target.pixels = slot.shared_image.device_pointer();
-      target.row_pitch = slot.shared_image.row_pitch();   // the image's rows, as Vulkan laid them out
+    if (m.image_surface()) {
+      target.cuda_surface = slot.shared_image.cuda_surface();   // no pointer and no rows: the surface
+      target.row_pitch = 0;
     } else {
       target.pixels = slot.shared.device_pointer();
     }

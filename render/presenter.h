@@ -3,8 +3,8 @@
 //   Presenter presenter({.frame_width = 640, .frame_height = 360});
 //   while (true) {
 //     InputSnapshot input = presenter.poll_input();     // once per displayed frame
-//     FrameTarget target = presenter.begin_frame();     // RGBA8 [frame_h, row_pitch] to write into
-//     ... decoder writes target.pixels ...
+//     FrameTarget target = presenter.begin_frame();     // RGBA8 frame_w x frame_h to write into
+//     ... decoder writes the target (pack_rgba8) ...
 //     if (presenter.present() == FrameStatus::Closed) break;
 //   }
 //
@@ -12,23 +12,25 @@
 //   Host staging (CPU builds, or no CUDA device twin): target.pixels is host memory, on_device false;
 //     write it on the CPU before present(), which uploads it (stats().host_uploads += 1).
 //   CUDA interop (CUDA builds whose current CUDA device has a Vulkan twin with the same UUID):
-//     target.pixels is device memory, on_device true, rows target.row_pitch bytes apart (writers
-//     must use the pitch). Per frame in flight, CUDA writes (stats().cuda_frame_memory tells which):
-//       BufferCopy (the default): a SharedBuffer, rows tightly packed (row_pitch = 4 * width),
-//         copied into an image before the blit (device_copies += 1 per frame). Exact on an
-//         NVIDIA H200 over 1,000 overlapping frames.
-//       LinearImage (experimental, opt-in with info.cuda_linear_image): a linear-tiled VkImage's
-//         memory (SharedImage) at the image's own pitch (often more than 4 * width), blitted
-//         straight into the output: no device copy. Exact on lavapipe, WRONG PIXELS on an NVIDIA
-//         H200 (driver 580): see docs/render.md, "Open: linear-image path".
+//     the target is device memory (on_device true) that Vulkan reads; no host copy. Per frame in
+//     flight, CUDA writes (stats().cuda_frame_memory tells which):
+//       ImageSurface (the default, info.cuda_image_surface): an optimal-tiled VkImage imported into
+//         CUDA as an array (SharedImage); target.pixels is nullptr, target.cuda_surface the CUDA
+//         surface object to surf2Dwrite into, and Vulkan blits straight from the image: no device
+//         copy. Exact on an NVIDIA H200 over 1,000 overlapping frames.
+//       BufferCopy (cuda_image_surface off, or a device that cannot share the image): a SharedBuffer
+//         through target.pixels, rows tightly packed (row_pitch = 4 * width), copied into an image
+//         before the blit (device_copies += 1 per frame). Exact on an NVIDIA H200 as well.
+//     Writers that handle both: pack_rgba8_cuda (PackRGBA8Params::dst_surface), fill_frame_cuda.
 //     Per frame:
 //       1. begin_frame(): waits (CPU) for the slot's previous frame, and enqueues on
 //          info.cuda_stream a wait until Vulkan has finished reading this slot's memory;
-//       2. the decoder launches its kernels writing target.pixels on info.cuda_stream (never
+//       2. the decoder launches its kernels writing the target on info.cuda_stream (never
 //          synchronise: the present overlaps them);
 //       3. present(): enqueues on info.cuda_stream a signal of this frame's number, and submits the
-//          Vulkan work, which waits for that signal, copies the buffer into an image (BufferCopy),
-//          blits the frame, and signals back when it is done with the memory.
+//          Vulkan work, which waits for that signal, copies the buffer into an image (BufferCopy)
+//          or takes the image over from CUDA (ImageSurface), blits the frame, and signals back
+//          when it is done with the memory.
 //     No host copies (host_uploads stays 0). The stream must outlive the presenter.
 //
 // The frame is letterboxed into the window (or the headless output), aspect ratio kept. Windowed
@@ -61,9 +63,9 @@ enum class FramePath {
 
 // On the CUDA path, the memory CUDA writes each frame into.
 enum class CudaFrameMemory {
-  None,          // not on the CUDA path
-  LinearImage,   // experimental: a linear VkImage's memory, blitted from directly (no device copy)
-  BufferCopy,    // the default: a VkBuffer's memory, copied into an image each frame (one device copy)
+  None,           // not on the CUDA path
+  BufferCopy,     // the default: a VkBuffer's memory, copied into an image each frame (one device copy)
+  ImageSurface,   // opt-in: an optimal-tiled VkImage as a CUDA surface, blitted from directly (no copy)
 };
 
 // How the frame is sampled when it is scaled to the output.
@@ -100,11 +102,11 @@ struct PresenterInfo {
   // CUDA interop path: the stream the decoder writes the FrameTarget on (nullptr: the default
   // stream). The presenter enqueues its waits and signals there; it must outlive the presenter.
   cudaStream_t cuda_stream = nullptr;
-  // CUDA interop path, EXPERIMENTAL: write frames into a linear VkImage and blit from it (no device
-  // copy) where the device can export one. Off by default: on an NVIDIA H200 the blit read bytes
-  // CUDA never wrote (docs/render.md, "Open: linear-image path"). false: an exported buffer and one
-  // buffer -> image copy per frame, exact on NVIDIA and lavapipe.
-  bool cuda_linear_image = false;
+  // CUDA interop path: write frames into an optimal-tiled VkImage through a CUDA surface object
+  // (FrameTarget::cuda_surface) and blit from it (no device copy), where the device can share one
+  // (exact on an NVIDIA H200, docs/render.md, "Image surface path"); false: an exported buffer and
+  // one buffer -> image copy per frame.
+  bool cuda_image_surface = true;
 };
 
 // Counters since the presenter was made.
@@ -114,13 +116,14 @@ struct PresenterStats {
   int64_t swapchain_recreations = 0;
   int64_t host_uploads = 0;            // staging-buffer -> image copies (one per frame on the host path)
   int64_t device_copies = 0;           // shared-buffer -> image copies (CUDA path: 1 per frame with
-                                       // BufferCopy, the default; 0 with the experimental linear image)
+                                       // BufferCopy, the default; 0 with ImageSurface)
   FramePath frame_path = FramePath::HostStaging;
   std::string frame_path_note;         // why the CUDA path is not in use ("" when it is)
   CudaFrameMemory cuda_frame_memory = CudaFrameMemory::None;   // CUDA path: what CUDA writes into
-  std::string cuda_frame_memory_note;  // BufferCopy: why not a linear image (not asked for, or what
+  std::string cuda_frame_memory_note;  // BufferCopy: why not an image surface (not asked for, or what
                                        // the device lacks); "" otherwise
   int64_t frame_row_pitch = 0;         // bytes between rows of the FrameTarget begin_frame() returns
+                                       // (0 with ImageSurface: the target is a surface, not rows)
   int validation_messages = 0;         // warnings and errors from the validation layers
   std::string device_name;             // the Vulkan device in use
 };

@@ -68,7 +68,7 @@ int device_rank(VkPhysicalDeviceType type) {
   }
 }
 
-// Names for the messages of linear_image_support (the formats and features the engine asks for).
+// Names for the messages of exportable_image_support (the formats and features the engine asks for).
 std::string format_name(VkFormat format) {
   switch (format) {
     case VK_FORMAT_R8G8B8A8_UNORM: return "R8G8B8A8_UNORM";
@@ -85,6 +85,7 @@ std::string feature_names(VkFormatFeatureFlags features) {
     const char* name;
   };
   constexpr Named kNames[] = {{VK_FORMAT_FEATURE_SAMPLED_IMAGE_BIT, "SAMPLED_IMAGE"},
+                              {VK_FORMAT_FEATURE_STORAGE_IMAGE_BIT, "STORAGE_IMAGE"},
                               {VK_FORMAT_FEATURE_BLIT_SRC_BIT, "BLIT_SRC"},
                               {VK_FORMAT_FEATURE_BLIT_DST_BIT, "BLIT_DST"},
                               {VK_FORMAT_FEATURE_SAMPLED_IMAGE_FILTER_LINEAR_BIT, "SAMPLED_IMAGE_FILTER_LINEAR"},
@@ -347,22 +348,18 @@ GpuImage VulkanContext::create_image(VkExtent2D extent, VkFormat format, VkImage
   return out;
 }
 
-LinearImageSupport VulkanContext::linear_image_support(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
-                                                       VkFormatFeatureFlags features,
-                                                       VkExternalMemoryHandleTypeFlags export_handle) const {
-  LinearImageSupport out;
-  const std::string what = wl::str("a linear-tiled ", format_name(format), " image of ", extent.width, "x",
+std::string VulkanContext::exportable_image_support(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+                                                    VkFormatFeatureFlags features,
+                                                    VkExternalMemoryHandleTypeFlags export_handle) const {
+  const std::string what = wl::str("an optimal-tiled ", format_name(format), " image of ", extent.width, "x",
                                    extent.height, " with usage 0x", std::hex, usage, std::dec,
                                    export_handle ? wl::str(" and memory exportable as handle type 0x", std::hex,
                                                            export_handle)
                                                  : std::string());
   VkFormatProperties format_properties;
   vkGetPhysicalDeviceFormatProperties(physical_device_, format, &format_properties);
-  if (VkFormatFeatureFlags missing = features & ~format_properties.linearTilingFeatures) {
-    out.why_not = wl::str(device_name_, " cannot make ", what, ": its linear-tiling features lack ",
-                          feature_names(missing));
-    return out;
-  }
+  if (VkFormatFeatureFlags missing = features & ~format_properties.optimalTilingFeatures)
+    return wl::str(device_name_, " cannot make ", what, ": its optimal-tiling features lack ", feature_names(missing));
 
   VkPhysicalDeviceExternalImageFormatInfo external_query{};
   external_query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO;
@@ -372,7 +369,7 @@ LinearImageSupport VulkanContext::linear_image_support(VkExtent2D extent, VkForm
   query.pNext = export_handle ? &external_query : nullptr;
   query.format = format;
   query.type = VK_IMAGE_TYPE_2D;
-  query.tiling = VK_IMAGE_TILING_LINEAR;
+  query.tiling = VK_IMAGE_TILING_OPTIMAL;
   query.usage = usage;
   VkExternalImageFormatProperties external{};
   external.sType = VK_STRUCTURE_TYPE_EXTERNAL_IMAGE_FORMAT_PROPERTIES;
@@ -380,37 +377,27 @@ LinearImageSupport VulkanContext::linear_image_support(VkExtent2D extent, VkForm
   properties.sType = VK_STRUCTURE_TYPE_IMAGE_FORMAT_PROPERTIES_2;
   properties.pNext = export_handle ? &external : nullptr;
   VkResult result = vkGetPhysicalDeviceImageFormatProperties2(physical_device_, &query, &properties);
-  if (result == VK_ERROR_FORMAT_NOT_SUPPORTED) {
-    out.why_not = wl::str(device_name_, " cannot make ", what, " (vkGetPhysicalDeviceImageFormatProperties2: ",
-                          "VK_ERROR_FORMAT_NOT_SUPPORTED)");
-    return out;
-  }
+  if (result == VK_ERROR_FORMAT_NOT_SUPPORTED)
+    return wl::str(device_name_, " cannot make ", what, " (vkGetPhysicalDeviceImageFormatProperties2: ",
+                   "VK_ERROR_FORMAT_NOT_SUPPORTED)");
   WL_VK_CHECK(result);
   const VkExtent3D& limit = properties.imageFormatProperties.maxExtent;
-  if (extent.width > limit.width || extent.height > limit.height) {
-    out.why_not = wl::str(device_name_, " cannot make ", what, ": linear images are limited to ", limit.width, "x",
-                          limit.height);
-    return out;
-  }
-  if (export_handle) {
-    const VkExternalMemoryFeatureFlags memory = external.externalMemoryProperties.externalMemoryFeatures;
-    if (!(memory & VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT)) {
-      out.why_not = wl::str(device_name_, " cannot make ", what, ": that memory is not exportable");
-      return out;
-    }
-    out.dedicated_only = memory & VK_EXTERNAL_MEMORY_FEATURE_DEDICATED_ONLY_BIT;
-  }
-  return out;
+  if (extent.width > limit.width || extent.height > limit.height)
+    return wl::str(device_name_, " cannot make ", what, ": such images are limited to ", limit.width, "x",
+                   limit.height);
+  if (export_handle &&
+      !(external.externalMemoryProperties.externalMemoryFeatures & VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT))
+    return wl::str(device_name_, " cannot make ", what, ": that memory is not exportable");
+  return "";
 }
 
-LinearImage VulkanContext::create_linear_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
-                                               VkFormatFeatureFlags features,
-                                               VkExternalMemoryHandleTypeFlags export_handle,
-                                               VkMemoryPropertyFlags required) const {
-  const LinearImageSupport support = linear_image_support(extent, format, usage, features, export_handle);
-  WL_CHECK(support.why_not.empty(), support.why_not);
+ExportableImage VulkanContext::create_exportable_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+                                                       VkFormatFeatureFlags features,
+                                                       VkExternalMemoryHandleTypeFlags export_handle) const {
+  const std::string why_not = exportable_image_support(extent, format, usage, features, export_handle);
+  WL_CHECK(why_not.empty(), why_not);
   VkDevice device = device_.get();
-  LinearImage out;
+  ExportableImage out;
   out.image.format = format;
   out.image.extent = extent;
   VkExternalMemoryImageCreateInfo external{};
@@ -425,7 +412,7 @@ LinearImage VulkanContext::create_linear_image(VkExtent2D extent, VkFormat forma
   create.mipLevels = 1;
   create.arrayLayers = 1;
   create.samples = VK_SAMPLE_COUNT_1_BIT;
-  create.tiling = VK_IMAGE_TILING_LINEAR;
+  create.tiling = VK_IMAGE_TILING_OPTIMAL;
   create.usage = usage;
   create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   create.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
@@ -433,54 +420,27 @@ LinearImage VulkanContext::create_linear_image(VkExtent2D extent, VkFormat forma
   WL_VK_CHECK(vkCreateImage(device, &create, nullptr, &image));
   out.image.image = UniqueImage(device, image);
 
-  VkMemoryDedicatedRequirements dedicated_needs{};
-  dedicated_needs.sType = VK_STRUCTURE_TYPE_MEMORY_DEDICATED_REQUIREMENTS;
-  VkMemoryRequirements2 needs{};
-  needs.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-  needs.pNext = &dedicated_needs;
-  VkImageMemoryRequirementsInfo2 needs_query{};
-  needs_query.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_REQUIREMENTS_INFO_2;
-  needs_query.image = image;
-  vkGetImageMemoryRequirements2(device, &needs_query, &needs);
-  out.dedicated = support.dedicated_only || dedicated_needs.prefersDedicatedAllocation ||
-                  dedicated_needs.requiresDedicatedAllocation;
-  out.allocation_size = needs.memoryRequirements.size;
-
-  VkMemoryDedicatedAllocateInfo dedicated_info{};
-  dedicated_info.sType = VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO;
-  dedicated_info.image = image;
+  VkMemoryRequirements needs;
+  vkGetImageMemoryRequirements(device, image, &needs);
+  out.allocation_size = needs.size;
+  // Dedicated always: any image may have one, and an importer that maps the memory as an array
+  // (CUDA) is told so (cudaExternalMemoryDedicated), so both sides agree on what the memory holds.
+  VkMemoryDedicatedAllocateInfo dedicated{};
+  dedicated.sType = VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO;
+  dedicated.image = image;
   VkExportMemoryAllocateInfo export_info{};
   export_info.sType = VK_STRUCTURE_TYPE_EXPORT_MEMORY_ALLOCATE_INFO;
-  export_info.pNext = out.dedicated ? &dedicated_info : nullptr;
+  export_info.pNext = &dedicated;
   export_info.handleTypes = export_handle;
   VkMemoryAllocateInfo allocate{};
   allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-  allocate.pNext = export_handle ? static_cast<const void*>(&export_info)
-                                 : out.dedicated ? static_cast<const void*>(&dedicated_info) : nullptr;
+  allocate.pNext = export_handle ? static_cast<const void*>(&export_info) : static_cast<const void*>(&dedicated);
   allocate.allocationSize = out.allocation_size;
-  allocate.memoryTypeIndex = memory_type(needs.memoryRequirements.memoryTypeBits, required);
+  allocate.memoryTypeIndex = memory_type(needs.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
   VkDeviceMemory memory = VK_NULL_HANDLE;
   WL_VK_CHECK(vkAllocateMemory(device, &allocate, nullptr, &memory));
   out.image.memory = UniqueMemory(device, memory);
   WL_VK_CHECK(vkBindImageMemory(device, image, memory, 0));
-
-  VkImageSubresource subresource{VK_IMAGE_ASPECT_COLOR_BIT, 0, 0};
-  VkSubresourceLayout layout{};
-  vkGetImageSubresourceLayout(device, image, &subresource, &layout);
-  out.offset = layout.offset;
-  out.row_pitch = layout.rowPitch;
-  // Writers store whole 32-bit pixels (kernels/pack_rgba8.cu checks its destination's alignment).
-  WL_CHECK(layout.offset % 4 == 0 && layout.rowPitch % 4 == 0, device_name_, " laid out ", format_name(format),
-           " linear image rows at offset ", layout.offset, " with pitch ", layout.rowPitch,
-           " bytes; pixel writers need both to be multiples of 4");
-  WL_CHECK(layout.offset + layout.size <= out.allocation_size, device_name_, " reports a linear image layout (offset ",
-           layout.offset, ", pitch ", layout.rowPitch, ", size ", layout.size, ") larger than its memory of ",
-           out.allocation_size, " bytes");
-  if (required & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
-    void* base = nullptr;
-    WL_VK_CHECK(vkMapMemory(device, memory, 0, VK_WHOLE_SIZE, 0, &base));
-    out.mapped = static_cast<uint8_t*>(base) + layout.offset;
-  }
   return out;
 }
 

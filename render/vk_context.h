@@ -3,7 +3,7 @@
 // The presenter makes one for its window or for headless work; tests make one to check the
 // validation layers. With `validation` on, a debug-utils messenger logs every warning and error
 // under the "vulkan" tag and counts them, so a test can assert that a run produced none.
-// Also here: buffers and images with their memory (GpuBuffer, GpuImage, LinearImage) and one-shot
+// Also here: buffers and images with their memory (GpuBuffer, GpuImage, ExportableImage) and one-shot
 // submission.
 // Not thread-safe: one thread records and submits, as in the frame loop.
 #pragma once
@@ -51,22 +51,13 @@ struct GpuImage {
   VkExtent2D extent{};
 };
 
-// A linear-tiled 2D image: its rows lie at a fixed pitch in its memory, so another API (CUDA) or
-// the host can write pixels straight into it and Vulkan blits from it. Destroyed image first, then
-// memory (GpuImage).
-struct LinearImage {
+// An optimal-tiled 2D image whose memory is one dedicated allocation, exportable to another API
+// (CUDA maps it as a CUDA array, render/cuda_interop.h). The memory layout is the driver's own:
+// nothing but the importer (given the same format, extent and mip count) may address its bytes.
+// Destroyed image first, then memory (GpuImage).
+struct ExportableImage {
   GpuImage image;
-  VkDeviceSize offset = 0;            // bytes from the start of the memory to pixel (0, 0)
-  VkDeviceSize row_pitch = 0;         // bytes between rows (vkGetImageSubresourceLayout)
-  VkDeviceSize allocation_size = 0;   // bytes of memory behind the image: what an importer maps
-  bool dedicated = false;             // a dedicated allocation (an importer must say so)
-  uint8_t* mapped = nullptr;          // host-visible memory: pixel (0, 0), mapped; else nullptr
-};
-
-// Whether the device makes a linear image (VulkanContext::linear_image_support).
-struct LinearImageSupport {
-  std::string why_not;           // "" when it does, else one line naming what is missing
-  bool dedicated_only = false;   // its exported memory must be a dedicated allocation
+  VkDeviceSize allocation_size = 0;   // bytes of its memory: what an importer must name
 };
 
 class VulkanContext {
@@ -100,18 +91,19 @@ class VulkanContext {
   GpuBuffer create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags required,
                           VkMemoryPropertyFlags preferred = 0) const;
   GpuImage create_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage) const;
-  // Whether the device makes linear-tiled 2D images of `format` and `extent` with `usage`, whose
-  // linear-tiling format features include `features`, their memory exportable as `export_handle`
-  // (0: not exported). Asks vkGetPhysicalDeviceFormatProperties and
+  // Why the device cannot make an optimal-tiled 2D image of `format` and `extent` with `usage`,
+  // whose optimal-tiling format features include `features`, its memory exportable as
+  // `export_handle` (0: not exported); "" when it can. Asks vkGetPhysicalDeviceFormatProperties and
   // vkGetPhysicalDeviceImageFormatProperties2 (with VkPhysicalDeviceExternalImageFormatInfo).
-  LinearImageSupport linear_image_support(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+  std::string exportable_image_support(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
+                                       VkFormatFeatureFlags features,
+                                       VkExternalMemoryHandleTypeFlags export_handle) const;
+  // Such an image in UNDEFINED layout, bound at offset 0 to a dedicated device-local allocation
+  // (VkMemoryDedicatedAllocateInfo, plus VkExportMemoryAllocateInfo when exported). Throws wl::Error
+  // with exportable_image_support's reason when the device cannot.
+  ExportableImage create_exportable_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
                                           VkFormatFeatureFlags features,
                                           VkExternalMemoryHandleTypeFlags export_handle) const;
-  // Such an image in UNDEFINED layout, bound to memory with the `required` properties (mapped when
-  // host-visible). Throws wl::Error with linear_image_support's reason when the device cannot.
-  LinearImage create_linear_image(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage,
-                                  VkFormatFeatureFlags features, VkExternalMemoryHandleTypeFlags export_handle,
-                                  VkMemoryPropertyFlags required) const;
   // Records commands into a temporary command buffer, submits them and waits (set-up work only).
   void submit_and_wait(const std::function<void(VkCommandBuffer)>& record) const;
 

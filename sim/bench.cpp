@@ -168,9 +168,9 @@ void bench_present_section(const BenchOptions& o, std::vector<BenchRow>& rows) {
       uploads.push_back(result.host_uploads_per_frame);
       device_copies.push_back(result.device_copies_per_frame);
       path = str(result.device_name, ", ",
-                 result.frame_path != FramePath::CudaInterop                     ? "host staging"
-                 : result.cuda_frame_memory == CudaFrameMemory::LinearImage ? "CUDA interop, linear image (experimental)"
-                                                                                 : "CUDA interop, buffer + 1 copy");
+                 result.frame_path != FramePath::CudaInterop                  ? "host staging"
+                 : result.cuda_frame_memory == CudaFrameMemory::ImageSurface ? "CUDA interop, image surface, 0 copies"
+                                                                              : "CUDA interop, buffer + 1 copy");
     }
     std::string name = str(s.fw, "x", s.fh, " -> ", s.ow, "x", s.oh, " (", path, ")");
     rows.push_back(summarize("present", name, "ms per frame (headless)", ms));

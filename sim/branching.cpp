@@ -59,8 +59,7 @@ void write_scaled(const Session& session, const at::Tensor& frame, const FrameTa
            "view ", width, "x", height, " at (", x, ", ", y, ") does not fit the ", target.width, "x", target.height, " frame");
   at::Tensor f = frame.squeeze(2).to(at::kFloat);   // [1, 3, H, W]
   if (f.size(2) != height || f.size(3) != width) f = at::adaptive_avg_pool2d(f, {height, width});   // area average
-  FrameTarget cell{target.pixels + static_cast<int64_t>(y) * target.row_pitch + 4LL * x, width, height, target.row_pitch,
-                   target.on_device};
+  FrameTarget cell = target.region(x, y, width, height);   // a pointer offset, or a surface origin
   session.write_frame(VideoBlock{0, f.unsqueeze(2)}, 0, 0, cell);   // [1, 3, 1, h, w]
 }
 

@@ -36,7 +36,7 @@ ActionTensor perturb_actions(const ActionSpec& spec, const ActionTensor& actions
 
 // Frame f of every batch row of `video` scaled into its cell of view_grid(B, target size), the
 // rest of the target black. Host and CUDA targets alike: each cell is written by the decoder's
-// write_rgba8 through a sub-target (an offset pointer with the target's row pitch).
+// write_rgba8 through a sub-target (FrameTarget::region: an offset pointer, or a surface origin).
 void write_grid(const Session& session, const VideoBlock& video, int64_t f, const FrameTarget& target);
 
 // A tensor frame [1, 3, 1, h, w] in the decoder's range written scaled into `cell` of `target`.

@@ -36,14 +36,38 @@ struct ActionTensor {
   const float* row(int t) const { return values.data() + static_cast<size_t>(t) * dims; }
 };
 
-// Where a decoder writes one displayed frame: RGBA8, row-major, `row_pitch` bytes between rows.
-// On CUDA builds `pixels` is device memory imported from Vulkan (see render/), else host memory.
+// Where a decoder writes one displayed frame: RGBA8 (R first), `width` x `height` pixels, in one of
+// two kinds of memory:
+//   pixels (cuda_surface == 0): row-major, `row_pitch` bytes between rows; host memory, or on CUDA
+//     builds device memory imported from Vulkan (on_device, see render/);
+//   cuda_surface: a CUDA surface object over an RGBA8 CUDA array (a Vulkan image imported into
+//     CUDA); pixels is nullptr and row_pitch 0, and this target's pixel (x, y) is the surface's pixel
+//     (surface_x + x, surface_y + y). Written only by CUDA kernels (surf2Dwrite, x in bytes).
+// Writers that take any target go through kernels/pack_rgba8 (PackRGBA8Params::dst_surface).
 struct FrameTarget {
-  uint8_t* pixels = nullptr;   // [height, row_pitch] bytes, 4 per pixel
+  uint8_t* pixels = nullptr;   // [height, row_pitch] bytes, 4 per pixel; nullptr with cuda_surface
   int width = 0;
   int height = 0;
-  int64_t row_pitch = 0;       // bytes, >= 4 * width
-  bool on_device = false;      // true: CUDA device pointer, write on the model's stream
+  int64_t row_pitch = 0;       // bytes, >= 4 * width; 0 with cuda_surface
+  bool on_device = false;      // true: CUDA memory (pointer or surface), write on the model's stream
+  uint64_t cuda_surface = 0;   // cudaSurfaceObject_t (never 0 when valid); 0: write through `pixels`
+  int surface_x = 0;           // with cuda_surface: where this target's pixel (0, 0) lies in it
+  int surface_y = 0;
+
+  // The rectangle (x, y, w, h) of this target as a target of its own over the same memory; the
+  // caller keeps it inside (0 <= x, x + w <= width, likewise y).
+  FrameTarget region(int x, int y, int w, int h) const {
+    FrameTarget out = *this;
+    out.width = w;
+    out.height = h;
+    if (cuda_surface) {
+      out.surface_x += x;
+      out.surface_y += y;
+    } else {
+      out.pixels = pixels + static_cast<int64_t>(y) * row_pitch + 4LL * x;
+    }
+    return out;
+  }
 };
 
 // What presenting a frame came to. Expected conditions are values, never exceptions.

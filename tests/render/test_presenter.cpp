@@ -183,15 +183,15 @@ TEST(PresentBench, CountsCopiesPerFrame) {
   EXPECT_EQ(r.host_uploads_per_frame, host ? 1.0 : 0.0);
   EXPECT_EQ(r.device_copies_per_frame, r.cuda_frame_memory == CudaFrameMemory::BufferCopy ? 1.0 : 0.0);
   EXPECT_EQ(r.cuda_frame_memory == CudaFrameMemory::None, host);
-  EXPECT_NE(r.cuda_frame_memory, CudaFrameMemory::LinearImage);   // experimental: only when asked for
+  if (!host) EXPECT_EQ(r.cuda_frame_memory, CudaFrameMemory::ImageSurface);   // the CUDA default: no copy
   EXPECT_FALSE(r.device_name.empty());
 }
 
-// The CUDA path's linear image is experimental (wrong pixels on an NVIDIA H200, docs/render.md):
-// neither the presenter nor the bench takes it unless asked.
-TEST(PresentBench, LinearImageIsOptIn) {
-  EXPECT_FALSE(PresenterInfo{}.cuda_linear_image);
-  EXPECT_FALSE(PresentBenchInfo{}.cuda_linear_image);
+// The CUDA path's image surface is exact on an H200 (docs/render.md): the presenter and the bench
+// take it unless told otherwise.
+TEST(PresentBench, ImageSurfaceIsTheDefault) {
+  EXPECT_TRUE(PresenterInfo{}.cuda_image_surface);
+  EXPECT_TRUE(PresentBenchInfo{}.cuda_image_surface);
 }
 
 struct BenchSize {
@@ -202,15 +202,15 @@ void print_bench_row(BenchSize s, bool overlay, const PresentBenchResult& r) {
   std::printf("present %4dx%-4d -> %4dx%-4d overlay %d: %7.3f ms/frame, host uploads/frame %.0f, device "
               "copies/frame %.0f, %s path, %s\n",
               s.fw, s.fh, s.ow, s.oh, overlay, r.ms_per_frame, r.host_uploads_per_frame, r.device_copies_per_frame,
-              r.frame_path == FramePath::HostStaging                ? "host staging"
-              : r.cuda_frame_memory == CudaFrameMemory::LinearImage ? "CUDA interop (linear image)"
-                                                                    : "CUDA interop (buffer + copy)",
+              r.frame_path == FramePath::HostStaging                 ? "host staging"
+              : r.cuda_frame_memory == CudaFrameMemory::ImageSurface ? "CUDA interop (image surface)"
+                                                                     : "CUDA interop (buffer + copy)",
               r.device_name.c_str());
 }
 
 // Prints present cost at engine sizes (docs/PERFORMANCE.md's numbers until `worldloop bench` has
-// them); on the CUDA path also the experimental linear image, for comparison (its pixels are
-// unchecked here and were wrong on an NVIDIA H200: docs/render.md). Disabled: run with
+// them); on the CUDA path also the image surface, for comparison (its pixels are checked by
+// CudaImageSurface.* in test_cuda_present.cpp, not here). Disabled: run with
 // --gtest_also_run_disabled_tests --gtest_filter='*PrintsPresentCost*'.
 TEST(PresentBench, DISABLED_PrintsPresentCost) {
   const BenchSize sizes[] = {{640, 360, 1280, 720}, {832, 480, 1920, 1080}, {1280, 720, 1920, 1080}};
@@ -225,9 +225,9 @@ TEST(PresentBench, DISABLED_PrintsPresentCost) {
       PresentBenchResult r = bench_present(info);
       print_bench_row(s, overlay, r);
       if (r.cuda_frame_memory != CudaFrameMemory::BufferCopy) continue;
-      info.cuda_linear_image = true;   // the experimental linear image, for comparison
-      PresentBenchResult linear = bench_present(info);
-      if (linear.cuda_frame_memory == CudaFrameMemory::LinearImage) print_bench_row(s, overlay, linear);
+      info.cuda_image_surface = true;   // the image surface (no device copy), for comparison
+      PresentBenchResult surface = bench_present(info);
+      if (surface.cuda_frame_memory == CudaFrameMemory::ImageSurface) print_bench_row(s, overlay, surface);
     }
   }
 }
