@@ -287,9 +287,16 @@ ResponseScore measure_response(const Setup& s, const std::vector<uint64_t>& seed
     }
     ++score.trials;
     score.separation += std::sqrt(distance(ma, mb) / distance(sa, sb));
+    at::Tensor dm = (ma - mb).flatten(), ds = (sa - sb).flatten();
+    const double cosine = (dm * ds).sum().item<double>() / std::max(dm.norm().item<double>() * ds.norm().item<double>(), 1e-12);
+    score.alignment += cosine;
+    if (cosine > 0) ++score.aligned;
     if (distance(ma, sa) < distance(ma, sb) && distance(mb, sb) < distance(mb, sa)) ++score.correct;
   }
-  if (score.trials) score.separation /= score.trials;
+  if (score.trials) {
+    score.separation /= score.trials;
+    score.alignment /= score.trials;
+  }
   return score;
 }
 
@@ -469,7 +476,8 @@ std::string eval_text(const EvalReport& r) {
   t += "\naction response\n";
   for (const auto& a : r.response)
     t += str("  ", a.test, ": ", a.correct, " of ", a.trials, " correct (", fixed(a.percent(), 1), "%), ", a.undecided,
-             " undecided; model A/B difference ", fixed(a.separation, 2), "x the simulator's\n");
+             " undecided; model A/B difference ", fixed(a.separation, 2), "x the simulator's, pointing its way in ",
+             a.aligned, " of ", a.trials, " (mean cosine ", fixed(a.alignment, 2), ")\n");
   t += str("\nstability (", r.stability.frames, " frames)\n", stability_lines(r.stability, o, "  "));
   t += str("\nspeed: ", fixed(r.speed.frames_per_s, 1), " frames/s (per frame: denoise ", fixed(r.speed.denoise_ms, 2),
            " ms, commit ", fixed(r.speed.commit_ms, 2), " ms, decode ", fixed(r.speed.decode_ms, 2), " ms) on ", machine(),
@@ -509,7 +517,8 @@ std::string eval_json(const EvalReport& r) {
   j["response"] = nlohmann::json::array();
   for (const auto& a : r.response)
     j["response"].push_back({{"test", a.test}, {"trials", a.trials}, {"correct", a.correct}, {"undecided", a.undecided},
-                             {"percent", a.percent()}, {"separation", number(a.separation)}});
+                             {"percent", a.percent()}, {"separation", number(a.separation)},
+                             {"aligned", a.aligned}, {"alignment", number(a.alignment)}});
   const StabilityScore& st = r.stability;
   auto arr = [](const std::array<double, 3>& v) { return nlohmann::json{number(v[0]), number(v[1]), number(v[2])}; };
   j["stability"] = {{"frames", st.frames}, {"non_finite_frames", st.non_finite_frames},
@@ -532,10 +541,13 @@ std::string eval_markdown(const EvalReport& r) {
     m += str("| ", h.horizon, " | ", fixed(h.model_psnr, 2), " | ", fixed(h.model_ssim, 4), " | ", fixed(h.ae_psnr, 2), " | ",
              fixed(h.ae_ssim, 4), " |\n");
   m += str("\nPSNR on RGB in [0, 1]; SSIM per channel (11x11 Gaussian window, sigma 1.5), averaged; mean over ",
-           r.seeds.size(), " seeds.\n\n| action test | correct | model A/B difference / simulator's |\n|---|---|---|\n");
+           r.seeds.size(), " seeds.\n\n| action test | correct | model A/B difference / simulator's | points the simulator's way (mean cosine) |\n|---|---|---|---|\n");
   for (const auto& a : r.response)
     m += str("| ", a.test, " | ", a.correct, " of ", a.trials, " (", fixed(a.percent(), 1), "%), ", a.undecided,
-             " undecided | ", fixed(a.separation, 2), " |\n");
+             " undecided | ", fixed(a.separation, 2), " | ", a.aligned, " of ", a.trials, " (", fixed(a.alignment, 2), ") |\n");
+  m += "\nCorrect: each of the model's two futures is nearer the simulator's future under the same action than the "
+       "other one. Points its way: the model's A - B difference has a positive cosine with the simulator's (the "
+       "direction of the action's effect, whatever its size).\n";
   m += str("\nStability over ", r.stability.frames, " frames:\n\n", stability_lines(r.stability, o, "- "));
   m += str("\nSpeed: ", fixed(r.speed.frames_per_s, 1), " frames/s (denoise + commit + decode; per frame ",
            fixed(r.speed.denoise_ms, 2), " + ", fixed(r.speed.commit_ms, 2), " + ", fixed(r.speed.decode_ms, 2), " ms) on ",

@@ -54,6 +54,8 @@ struct ResponseScore {
   int undecided = 0;                           // seeds where they do not (the action did nothing)
   double separation = 0;                       // mean over trials of RMS(model A - model B) / RMS(sim A - sim B):
                                                // 0 = the model ignores the action, 1 = it moves as much
+  int aligned = 0;                             // trials where model A - model B points the simulator's way
+  double alignment = 0;                        // mean cosine of (model A - model B) and (sim A - sim B)
   double percent() const { return trials ? 100.0 * correct / trials : 0.0; }
 };
 

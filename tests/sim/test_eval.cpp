@@ -229,6 +229,9 @@ TEST(Eval, RerunsToIdenticalNumbersAndWritesJsonAndCard) {
   ASSERT_EQ(a.response.size(), 1u);
   EXPECT_EQ(a.response[0].trials + a.response[0].undecided, 2);
   EXPECT_NE(a.response[0].test.find("dy"), std::string::npos);
+  EXPECT_LE(a.response[0].aligned, a.response[0].trials);
+  EXPECT_GE(a.response[0].alignment, -1.0);
+  EXPECT_LE(a.response[0].alignment, 1.0);
   EXPECT_EQ(a.stability.frames, 16);
   EXPECT_EQ(a.stability.windows, 4);
   EXPECT_EQ(a.stability.non_finite_frames, 0);
@@ -245,6 +248,8 @@ TEST(Eval, RerunsToIdenticalNumbersAndWritesJsonAndCard) {
   std::string card = read_file(dir.file("README.md"));
   EXPECT_NE(card.find("<!-- eval:begin -->"), std::string::npos);
   EXPECT_NE(card.find("| 4 |"), std::string::npos);
+  EXPECT_NE(card.find("points the simulator's way (mean cosine)"), std::string::npos);
+  EXPECT_TRUE(ja["response"][0].contains("alignment") && ja["response"][0].contains("aligned"));
   EXPECT_NE(text.str().find("horizon 1 "), std::string::npos) << text.str();
 }
 
