@@ -10,6 +10,7 @@
 
 #include "kernels/core/error.h"
 #include "kernels/pack_rgba8.h"
+#include "tests/support/bf16_bits.h"
 #ifdef WL_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -70,19 +71,8 @@ bool have_gpu() {
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
 
-uint16_t to_bf16_bits(float v) {   // round to nearest even, as __float2bfloat16
-  uint32_t u;
-  std::memcpy(&u, &v, 4);
-  if (std::isnan(v)) return 0x7FC0;
-  u += 0x7FFF + ((u >> 16) & 1);
-  return static_cast<uint16_t>(u >> 16);
-}
-float from_bf16_bits(uint16_t b) {
-  uint32_t u = uint32_t(b) << 16;
-  float v;
-  std::memcpy(&v, &u, 4);
-  return v;
-}
+using test::from_bf16_bits;
+using test::to_bf16_bits;
 
 struct Shape {
   int height, width;

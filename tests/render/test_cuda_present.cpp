@@ -33,6 +33,7 @@
 #include "render/presenter.h"
 #include "render/vk_context.h"
 #include "tests/render/patterns.h"
+#include "tests/support/bf16_bits.h"
 
 namespace wl {
 namespace {
@@ -438,20 +439,8 @@ TEST_F(CudaPresenter, HostPathWhenCudaFramesAreOff) {
 
 constexpr uint8_t kGuard = 0xA5;
 
-uint16_t to_bf16_bits(float v) {   // round to nearest even, as __float2bfloat16
-  uint32_t u;
-  std::memcpy(&u, &v, 4);
-  if (std::isnan(v)) return 0x7FC0;
-  u += 0x7FFF + ((u >> 16) & 1);
-  return static_cast<uint16_t>(u >> 16);
-}
-
-float from_bf16_bits(uint16_t b) {
-  uint32_t u = uint32_t(b) << 16;
-  float v;
-  std::memcpy(&v, &u, 4);
-  return v;
-}
+using test::from_bf16_bits;
+using test::to_bf16_bits;
 
 // An RGBA8 CUDA array with surface load/store and a surface object over it, as SharedImage maps a
 // Vulkan image; filled with guard bytes.
