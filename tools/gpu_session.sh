@@ -120,7 +120,9 @@ benchmarks() {
 
 start_memory_run() {
   rm -f "$mem/done"
-  (export -f memory_run; export bin mem WL_MEM_SECONDS WL_MEM_EVERY; setsid nohup bash -c memory_run > /dev/null 2>&1 < /dev/null &)
+  # From its own directory: the next device call deletes the repository copy this call runs in.
+  (cd "$mem" && export -f memory_run && export bin mem WL_MEM_SECONDS WL_MEM_EVERY &&
+    setsid nohup bash -c memory_run > /dev/null 2>&1 < /dev/null &)
   echo "[memory] run started"
 }
 
@@ -131,6 +133,14 @@ collect_memory_run() {   # waits until the call's 560th second at most
   cp "$mem/play.log" "$out/mem_play.log" 2> /dev/null
   cat "$out/mem.csv"
   tail -n 3 "$out/mem_play.log"
+}
+
+build_and_describe() {   # the Vulkan runtime, worldloop built, its version and the GPU noted
+  : > "$out/steps.txt"
+  vulkan_runtime
+  step build bash "$root/tools/gpu_train.sh" build "$out/train_build" || exit 1
+  "$bin" --version > "$out/version.txt"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu.txt"
 }
 
 case $mode in
@@ -145,20 +155,12 @@ case $mode in
     step launch bash "$root/tools/gpu_train.sh" launch "$out/train_launch" "${WL_DIT_MIN:-6.5}" "${WL_ROLLOUT_MIN:-3}"
     ;;
   check)
-    : > "$out/steps.txt"
-    vulkan_runtime
-    step build bash "$root/tools/gpu_train.sh" build "$out/train_build" || exit 1
-    "$bin" --version > "$out/version.txt"
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu.txt"
+    build_and_describe
     benchmarks
     start_memory_run
     ;;
   train)
-    : > "$out/steps.txt"
-    vulkan_runtime
-    step build bash "$root/tools/gpu_train.sh" build "$out/train_build" || exit 1
-    "$bin" --version > "$out/version.txt"
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu.txt"
+    build_and_describe
     start_memory_run
     step launch bash "$root/tools/gpu_train.sh" launch "$out/train_launch" "${WL_DIT_MIN:-6.5}" "${WL_ROLLOUT_MIN:-3}"
     cat "$out/train_launch/"*.log 2> /dev/null | tail -5

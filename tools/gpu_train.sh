@@ -125,6 +125,9 @@ case $mode in
     if [ -n "${WL_INIT_ROOT:-}" ]; then
       cp -r "$WL_INIT_ROOT" "$private/init" && export WL_INIT_ROOT=$private/init
     fi
+    # Its working directory too: a process whose directory the next call deletes dies in oneMKL's
+    # loader ("Cannot load libtorch_cpu.so"), as every stage did in the 14:32 UTC lease.
+    cd "$private" || exit 1
     WL_AE_MINUTES=${WL_AE_MINUTES:-3} WL_DIT_MINUTES=$dit WL_ROLLOUT_MINUTES=$rollout \
       setsid nohup bash "$private/train_worlds.sh" "$private/build" "$runs" > "$runs/train_worlds.log" 2>&1 < /dev/null &
     echo "[launch] training started: dit $dit min, rollout $rollout min per world"
