@@ -10,8 +10,11 @@
 //   config.json        the DiTConfig keys (see model/dit_config.h) plus a "world" object:
 //                      {"name": "voxel", "latent_h": 8, "latent_w": 8, "fps": 20, "block_frames": 3,
 //                       "state_policy": "global", "decoder": "taehv.safetensors",
-//                       "sampler": {"schedule": "uniform", "flow_shift": 3.0, "steps": 4},
+//                       "sampler": {"schedule": "uniform", "flow_shift": 3.0, "steps": 4,
+//                                   "action_guidance": 1.0},
 //                       "random_weights": false}
+//                      "action_guidance" (optional, default 1 = none): classifier-free guidance on
+//                      the action condition (model/sampler.h), for worlds trained with --action-dropout.
 //                      "name": "none" is a model without action conditioning (SANA-Video itself: no
 //                      action embedder), the default when the DiT has none; "random_weights": true
 //                      labels every line and the window "RANDOM WEIGHTS" (test worlds).
