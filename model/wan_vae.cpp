@@ -704,13 +704,15 @@ at::Tensor WanVAEDecoder::decode_next(const at::Tensor& latents) {
            "wan2.1 decode_next: latents must be [", m.batch, ", ", m.config.z_dim, ", T, ", m.latent_h, ", ", m.latent_w,
            "] as begun, found ", shape_string(latents.sizes().vec()));
   CudnnBenchmarkScope autotune(m.cuda && m.variant.cudnn_benchmark);
-  // The first latent must be alone: the reference's time_convs skip exactly one latent.
-  if (m.first && latents.size(2) > 1) {
-    at::Tensor head = m.forward(latents.narrow(2, 0, 1));                     // [B, 3, 1, H, W]
-    at::Tensor rest = m.forward(latents.narrow(2, 1, latents.size(2) - 1));   // [B, 3, 4(T - 1), H, W]
-    return at::cat({head, rest}, 2);                                          // [B, 3, 1 + 4(T - 1), H, W]
-  }
-  return m.forward(latents);   // [B, 3, F, H, W]
+  // One latent at a time, as the reference decodes (and the first must be alone: its time_convs
+  // skip exactly one latent). Then every causal conv's window holds its 2 cached frames plus one
+  // latent's frames, what begin() allocated, whatever the caller's block size: a block of 3 latents
+  // at once grew the "buf" windows to 2 + 12 frames, and SANA-Video's state at 480x832 to 12.2 GB.
+  const int64_t T = latents.size(2);
+  if (T == 1) return m.forward(latents);   // [B, 3, F, H, W]
+  std::vector<at::Tensor> frames;
+  for (int64_t t = 0; t < T; ++t) frames.push_back(m.forward(latents.narrow(2, t, 1)));   // [B, 3, 1 or 4, H, W]
+  return at::cat(frames, 2);   // [B, 3, F, H, W], F = 4T (4T - 3 for the stream's first)
 }
 
 }  // namespace wl

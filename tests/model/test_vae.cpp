@@ -279,6 +279,9 @@ TEST(WanVAE, ReleasedModelHas32SlotsAndTheReferenceCacheSize) {
   windows.decode_next(latents.narrow(2, 0, 1));
   windows.decode_next(latents.narrow(2, 1, 1));
   EXPECT_EQ(windows.state_bytes(), held) << "after the first latent, single latents hold what begin() allocated";
+  // A block of several latents (the loop decodes whole blocks) holds no more either.
+  windows.decode_next(at::randn({1, 16, 3, 2, 2}));
+  EXPECT_EQ(windows.state_bytes(), held) << "a block of 3 latents grew the decoder's state";
 }
 
 TEST(WanVAE, RejectsLatentsThatDoNotFitTheStream) {
