@@ -54,10 +54,6 @@ void record_upload(VkCommandBuffer cmd, const GpuBuffer& staging, const GpuImage
                 VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
 }
 
-namespace {
-
-// One queue family ownership transfer of `image` with a layout transition, the access scopes on this
-// queue's side (the other side's are ignored by Vulkan).
 void ownership_barrier(VkCommandBuffer cmd, VkImage image, uint32_t from_family, uint32_t to_family,
                        VkImageLayout from_layout, VkImageLayout to_layout, VkPipelineStageFlags src_stage,
                        VkAccessFlags src_access, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
@@ -73,8 +69,6 @@ void ownership_barrier(VkCommandBuffer cmd, VkImage image, uint32_t from_family,
   barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
   vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 0, nullptr, 0, nullptr, 1, &barrier);
 }
-
-}  // namespace
 
 void record_external_image_init(VkCommandBuffer cmd, VkImage image, uint32_t queue_family) {
   // Nothing was written yet, so UNDEFINED loses nothing; GENERAL whenever the other API has it.

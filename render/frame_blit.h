@@ -36,6 +36,12 @@ void image_barrier(VkCommandBuffer cmd, VkImage image, VkImageLayout from, VkIma
 // staging (host-written, tightly packed rows) -> source image, left in TRANSFER_SRC_OPTIMAL.
 void record_upload(VkCommandBuffer cmd, const GpuBuffer& staging, const GpuImage& source);
 
+// One queue family ownership transfer of `image` (from_family -> to_family) with a layout
+// transition, the access scopes on this queue's side (Vulkan ignores the other side's).
+void ownership_barrier(VkCommandBuffer cmd, VkImage image, uint32_t from_family, uint32_t to_family,
+                       VkImageLayout from_layout, VkImageLayout to_layout, VkPipelineStageFlags src_stage,
+                       VkAccessFlags src_access, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access);
+
 // An image whose memory another API (CUDA) writes, in GENERAL layout whenever that API may touch it
 // (valid for every kind of access, and the one layout an API that knows nothing of Vulkan's layouts
 // can be assumed to see) and owned by VK_QUEUE_FAMILY_EXTERNAL between frames:

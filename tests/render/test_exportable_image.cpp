@@ -32,22 +32,6 @@ VulkanContextInfo context_info() {
   return info;
 }
 
-// One ownership transfer of `image` with a layout transition, for the stand-in writer's side.
-void ownership(VkCommandBuffer cmd, VkImage image, uint32_t from, uint32_t to, VkImageLayout from_layout,
-               VkImageLayout to_layout, VkAccessFlags src_access, VkAccessFlags dst_access) {
-  VkImageMemoryBarrier barrier{};
-  barrier.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER;
-  barrier.srcAccessMask = src_access;
-  barrier.dstAccessMask = dst_access;
-  barrier.oldLayout = from_layout;
-  barrier.newLayout = to_layout;
-  barrier.srcQueueFamilyIndex = from;
-  barrier.dstQueueFamilyIndex = to;
-  barrier.image = image;
-  barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr,
-                       1, &barrier);
-}
 
 class ExportableImageBlit : public ::testing::TestWithParam<VkExternalMemoryHandleTypeFlags> {};
 
@@ -80,14 +64,16 @@ TEST_P(ExportableImageBlit, WrittenOutsideBlitsExactly) {
                   seed);
     // The writer's side (CUDA's on the GPU machine): take the image, write every pixel, hand it back.
     context.submit_and_wait([&](VkCommandBuffer cmd) {
-      ownership(cmd, image, VK_QUEUE_FAMILY_EXTERNAL, family, VK_IMAGE_LAYOUT_GENERAL,
-                VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0, VK_ACCESS_TRANSFER_WRITE_BIT);
+      ownership_barrier(cmd, image, VK_QUEUE_FAMILY_EXTERNAL, family, VK_IMAGE_LAYOUT_GENERAL,
+                        VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                        VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
       VkBufferImageCopy region{};
       region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
       region.imageExtent = {frame.width, frame.height, 1};
       vkCmdCopyBufferToImage(cmd, pixels.buffer.get(), image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
-      ownership(cmd, image, family, VK_QUEUE_FAMILY_EXTERNAL, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
-                VK_IMAGE_LAYOUT_GENERAL, VK_ACCESS_TRANSFER_WRITE_BIT, 0);
+      ownership_barrier(cmd, image, family, VK_QUEUE_FAMILY_EXTERNAL, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
+                        VK_IMAGE_LAYOUT_GENERAL, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                        VK_PIPELINE_STAGE_TRANSFER_BIT, 0);
     });
     // The presenter's side, with its own commands.
     context.submit_and_wait([&](VkCommandBuffer cmd) {
