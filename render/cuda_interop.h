@@ -4,7 +4,7 @@
 //                   (VK_KHR_external_memory_fd) and imported into CUDA (cudaImportExternalMemory +
 //                   cudaExternalMemoryGetMappedBuffer): the decoder writes RGBA8 rows tightly
 //                   packed through device_pointer(), and Vulkan copies the buffer into an image
-//                   before the blit (one device copy per frame). The presenter's default; exact on
+//                   before the blit (one device copy per frame). The presenter's fallback; exact on
 //                   an NVIDIA H200.
 //   SharedImage:    an optimal-tiled RGBA8 VkImage with a dedicated, exported allocation, imported
 //                   the same way (flag cudaExternalMemoryDedicated) and mapped as a CUDA array
@@ -12,7 +12,7 @@
 //                   with a surface object over it: the decoder writes pixels with surf2Dwrite
 //                   through cuda_surface() and Vulkan blits straight from the image: no device copy.
 //                   CUDA's documented way to share an image (NVIDIA's vulkanImageCUDA sample);
-//                   opt-in (PresenterInfo::cuda_image_surface) until a GPU run shows it exact.
+//                   the presenter's default (PresenterInfo::cuda_image_surface), exact on an H200.
 //   SharedTimeline: a Vulkan timeline semaphore exported as an opaque fd
 //                   (VK_KHR_external_semaphore_fd) and imported into CUDA
 //                   (cudaImportExternalSemaphore): CUDA streams signal and wait on it, Vulkan

@@ -3,11 +3,12 @@
 // Per frame: begin_frame() waits for the slot's fence and frees what the slot retired; present()
 // acquires a swapchain image (windowed), records upload -> clear + letterbox blit -> present layout
 // (or -> readback, headless), submits with the slot's fence and presents. On the CUDA path there
-// is no upload: by default a device copy from the slot's SharedBuffer (which CUDA wrote) into the
-// slot's image comes first; with the image surface (PresenterInfo::cuda_image_surface) the blit
-// reads the slot's SharedImage (which CUDA wrote through a surface object) directly, taken over
-// from the external queue family and handed back after the blit. The submission also waits on the `written` timeline (CUDA signals
-// frame n) and signals `read` (CUDA waits before reusing the slot).
+// is no upload: by default (the image surface, PresenterInfo::cuda_image_surface) the blit reads the
+// slot's SharedImage, which CUDA wrote through a surface object, directly, taken over from the
+// external queue family and handed back after the blit; on the buffer fallback a device copy from
+// the slot's SharedBuffer (which CUDA wrote) into the slot's image comes first. The submission also
+// waits on the `written` timeline (CUDA signals frame n) and signals `read` (CUDA waits before
+// reusing the slot).
 // Swapchain changes are handled here and reported as FrameStatus::SwapchainStale. The window half builds only with
 // WL_WITH_WINDOW (SDL2 present); headless builds (the GPU server) refuse windowed presenters.
 #include "render/presenter.h"
@@ -47,7 +48,7 @@ struct FrameSlot {
   GpuBuffer staging;                       // host path: host-visible; the FrameTarget points into it
 #ifdef WL_WITH_CUDA
   SharedImage shared_image;                // CUDA ImageSurface: the FrameTarget is its CUDA surface
-  SharedBuffer shared;                     // CUDA BufferCopy (default): the FrameTarget points into it
+  SharedBuffer shared;                     // CUDA BufferCopy (fallback): the FrameTarget points into it
 #endif
   GpuImage source;                         // host path and BufferCopy: the frame, device-local, blitted from
   GpuImage output;                         // headless: the composed output
@@ -201,9 +202,9 @@ void Presenter::Impl::set_up_cuda_path() {
   read = SharedTimeline(*context);
   stats.frame_path = FramePath::CudaInterop;
   stats.frame_path_note.clear();
-  // The default is the exported buffer + one copy per frame (exact on NVIDIA). The image surface is
-  // used only when asked for and the device can share such an image: the blit reads it directly,
-  // so its format's optimal tiling must allow that (and linear filtering, when asked for).
+  // The image surface (the default, exact on an H200) wherever the device can share such an image:
+  // the blit reads it directly, so its format's optimal tiling must allow that (and linear
+  // filtering, when asked for). Otherwise, or when turned off, the exported buffer + one copy.
   stats.cuda_frame_memory = CudaFrameMemory::BufferCopy;
   if (!info.cuda_image_surface) {
     stats.cuda_frame_memory_note = "PresenterInfo::cuda_image_surface is off";

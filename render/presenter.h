@@ -64,8 +64,8 @@ enum class FramePath {
 // On the CUDA path, the memory CUDA writes each frame into.
 enum class CudaFrameMemory {
   None,           // not on the CUDA path
-  BufferCopy,     // the default: a VkBuffer's memory, copied into an image each frame (one device copy)
-  ImageSurface,   // opt-in: an optimal-tiled VkImage as a CUDA surface, blitted from directly (no copy)
+  BufferCopy,     // the fallback: a VkBuffer's memory, copied into an image each frame (one device copy)
+  ImageSurface,   // the default: an optimal-tiled VkImage as a CUDA surface, blitted from directly (no copy)
 };
 
 // How the frame is sampled when it is scaled to the output.
