@@ -119,7 +119,30 @@ VkDebugUtilsMessengerCreateInfoEXT messenger_info(void* self,
 
 // [SECTION] Instance, device and queue
 
+// The loader loads the drivers when an instance is made and unloads them with the last one. NVIDIA's
+// driver cannot be loaded again and again in one process: its initial-exec TLS takes static TLS
+// space that unloading never returns, and on an H200 the 75th-odd presenter of a process failed with
+// "libnvidia-tls.so: cannot allocate memory in static TLS block". So the first context leaves one
+// bare instance alive for the life of the process, and later contexts find the drivers loaded.
+namespace {
+void keep_drivers_loaded() {
+  static const VkInstance kept = [] {
+    VkApplicationInfo app{};
+    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+    app.pEngineName = "worldloop (keeps the drivers loaded)";
+    app.apiVersion = VK_API_VERSION_1_2;
+    VkInstanceCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+    create.pApplicationInfo = &app;
+    VkInstance instance = VK_NULL_HANDLE;
+    return vkCreateInstance(&create, nullptr, &instance) == VK_SUCCESS ? instance : VK_NULL_HANDLE;   // never destroyed
+  }();
+  (void)kept;
+}
+}  // namespace
+
 VulkanContext::VulkanContext(const VulkanContextInfo& info) {
+  keep_drivers_loaded();
   std::vector<const char*> extensions = info.instance_extensions;
   std::vector<const char*> layers;
   if (info.validation) {
