@@ -708,11 +708,9 @@ at::Tensor WanVAEDecoder::decode_next(const at::Tensor& latents) {
   // skip exactly one latent). Then every causal conv's window holds its 2 cached frames plus one
   // latent's frames, what begin() allocated, whatever the caller's block size: a block of 3 latents
   // at once grew the "buf" windows to 2 + 12 frames, and SANA-Video's state at 480x832 to 12.2 GB.
-  const int64_t T = latents.size(2);
-  if (T == 1) return m.forward(latents);   // [B, 3, F, H, W]
   std::vector<at::Tensor> frames;
-  for (int64_t t = 0; t < T; ++t) frames.push_back(m.forward(latents.narrow(2, t, 1)));   // [B, 3, 1 or 4, H, W]
-  return at::cat(frames, 2);   // [B, 3, F, H, W], F = 4T (4T - 3 for the stream's first)
+  for (int64_t t = 0; t < latents.size(2); ++t) frames.push_back(m.forward(latents.narrow(2, t, 1)));   // [B, 3, 1 or 4, H, W]
+  return frames.size() == 1 ? frames.front() : at::cat(frames, 2);   // [B, 3, F, H, W], F = 4T (4T - 3 for the stream's first)
 }
 
 }  // namespace wl

@@ -115,6 +115,24 @@ VkDebugUtilsMessengerCreateInfoEXT messenger_info(void* self,
   return info;
 }
 
+// A 2D, one-level, single-sample, optimal-tiled image of `extent`, exclusive, starting UNDEFINED:
+// every image the presenter makes.
+VkImageCreateInfo image_create_info(VkExtent2D extent, VkFormat format, VkImageUsageFlags usage) {
+  VkImageCreateInfo create{};
+  create.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
+  create.imageType = VK_IMAGE_TYPE_2D;
+  create.format = format;
+  create.extent = {extent.width, extent.height, 1};
+  create.mipLevels = 1;
+  create.arrayLayers = 1;
+  create.samples = VK_SAMPLE_COUNT_1_BIT;
+  create.tiling = VK_IMAGE_TILING_OPTIMAL;
+  create.usage = usage;
+  create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  create.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+  return create;
+}
+
 }  // namespace
 
 // [SECTION] Instance, device and queue
@@ -342,18 +360,7 @@ GpuImage VulkanContext::create_image(VkExtent2D extent, VkFormat format, VkImage
   GpuImage out;
   out.format = format;
   out.extent = extent;
-  VkImageCreateInfo create{};
-  create.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
-  create.imageType = VK_IMAGE_TYPE_2D;
-  create.format = format;
-  create.extent = {extent.width, extent.height, 1};
-  create.mipLevels = 1;
-  create.arrayLayers = 1;
-  create.samples = VK_SAMPLE_COUNT_1_BIT;
-  create.tiling = VK_IMAGE_TILING_OPTIMAL;
-  create.usage = usage;
-  create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-  create.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+  VkImageCreateInfo create = image_create_info(extent, format, usage);
   VkImage image = VK_NULL_HANDLE;
   WL_VK_CHECK(vkCreateImage(device, &create, nullptr, &image));
   out.image = UniqueImage(device, image);
@@ -426,19 +433,8 @@ ExportableImage VulkanContext::create_exportable_image(VkExtent2D extent, VkForm
   VkExternalMemoryImageCreateInfo external{};
   external.sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_IMAGE_CREATE_INFO;
   external.handleTypes = export_handle;
-  VkImageCreateInfo create{};
-  create.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
+  VkImageCreateInfo create = image_create_info(extent, format, usage);
   create.pNext = export_handle ? &external : nullptr;
-  create.imageType = VK_IMAGE_TYPE_2D;
-  create.format = format;
-  create.extent = {extent.width, extent.height, 1};
-  create.mipLevels = 1;
-  create.arrayLayers = 1;
-  create.samples = VK_SAMPLE_COUNT_1_BIT;
-  create.tiling = VK_IMAGE_TILING_OPTIMAL;
-  create.usage = usage;
-  create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-  create.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
   VkImage image = VK_NULL_HANDLE;
   WL_VK_CHECK(vkCreateImage(device, &create, nullptr, &image));
   out.image.image = UniqueImage(device, image);
