@@ -37,6 +37,7 @@ class DrivingWorld : public World {
   const Frame& reset(uint64_t seed) override;
   const Frame& step(std::span<const float> action) override;
   const Frame& frame() const override { return frame_; }
+  std::unique_ptr<World> clone() const override { return std::make_unique<DrivingWorld>(*this); }
 
   const CarState& ego() const { return ego_; }
   const std::vector<CarState>& traffic() const { return traffic_; }

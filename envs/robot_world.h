@@ -53,6 +53,7 @@ class RobotWorld : public World {
   const Frame& reset(uint64_t seed) override;
   const Frame& step(std::span<const float> action) override;
   const Frame& frame() const override { return frame_; }
+  std::unique_ptr<World> clone() const override { return std::make_unique<RobotWorld>(*this); }
 
   // For tests and scripted policies: the state behind the pixels.
   const std::vector<RobotBlock>& blocks() const { return blocks_; }

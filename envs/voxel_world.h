@@ -36,6 +36,7 @@ class VoxelWorld : public World {
   const Frame& reset(uint64_t seed) override;
   const Frame& step(std::span<const float> action) override;
   const Frame& frame() const override { return frame_; }
+  std::unique_ptr<World> clone() const override { return std::make_unique<VoxelWorld>(*this); }
 
   // For tests and tools: the state behind the pixels.
   const VoxelPlayer& player() const { return player_; }

@@ -37,6 +37,9 @@ class World {
   // outside a dimension's range are clamped, so a model's raw output can drive the world.
   virtual const Frame& step(std::span<const float> action) = 0;
   virtual const Frame& frame() const = 0;  // the latest frame
+  // An independent copy in the same state: stepping either leaves the other as it was (training
+  // plays one state on with two different actions).
+  virtual std::unique_ptr<World> clone() const = 0;
 };
 
 // "voxel", "driving" or "robot"; wl::Error naming the known worlds otherwise, or for a bad config.

@@ -204,6 +204,9 @@ int main(int argc, char** argv) {
                         "dit, rollout: the action embedder learns at --lr times this")->capture_default_str();
   train_cmd->add_option("--action-dropout", train.action_dropout,
                         "dit, rollout: chance a block trains without its actions (for action guidance)")->capture_default_str();
+  train_cmd->add_option("--contrast", train.contrast,
+                        "dit, rollout: weight of the counterfactual-pair loss (what the last block's actions changed); "
+                        "simulated clips, even batch")->capture_default_str();
   train_cmd->add_option("--warmup", train.warmup, "Steps of linear learning-rate warmup")->capture_default_str();
   train_cmd->add_option("--device", train.device, "cpu or cuda")->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "Continue the run in --out from its latest checkpoint");

@@ -135,7 +135,7 @@ class DiTStage final : public Stage {
  public:
   DiTStage(const TrainOptions& o, LinearDiT dit, AutoEncoder ae, at::Device device)
       : o_(o), dit_(std::move(dit)), ae_(std::move(ae)), device_(device),
-        source_(make_clip_source(o, o.clip_frames, o.batch)) {
+        source_(make_clip_source(o, o.clip_frames, o.batch, o.contrast > 0 ? o.block_frames : 0)) {
     dit_.set_trainable(true);
     const int64_t nb = o.clip_frames / o.block_frames;
     chunks_.assign(static_cast<size_t>(nb), o.block_frames);
@@ -191,27 +191,40 @@ class DiTStage final : public Stage {
 
  private:
   // Diffusion forcing: one noise level per block; context blocks are sometimes clean (what the
-  // commit pass sees at inference); the newest block is always noisy.
+  // commit pass sees at inference); the newest block is always noisy. Counterfactual pairs (see
+  // TrainOptions::contrast) draw their levels and noise once per pair.
   at::Tensor forcing_loss(const at::Tensor& x0, const at::Tensor& actions, const CaptionContext& ctx, int64_t step) {
     const int64_t B = x0.size(0), F = x0.size(2), nb = F / o_.block_frames;
+    const bool pairs = o_.contrast > 0;
+    const int64_t R = pairs ? B / 2 : B;                                                // rows drawn
+    auto rows = [&](const at::Tensor& x) { return pairs ? x.repeat_interleave(2, 0) : x; };   // [R, ...] -> [B, ...]
     at::Generator gen = step_generator(o_.seed, step, 2);
     const double shift = o_.timestep_shift;
-    at::Tensor u = at::rand({B, nb}, gen, at::kDouble);                                // [B, nb]
-    at::Tensor t = at::round(shift * u / (1 + (shift - 1) * u) * 1000).clamp(1, 1000); // [B, nb]
-    at::Tensor clean = at::rand({B, nb}, gen, at::kDouble) < o_.clean_context;          // [B, nb]
+    at::Tensor u = at::rand({R, nb}, gen, at::kDouble);                                // [R, nb]
+    at::Tensor t = at::round(shift * u / (1 + (shift - 1) * u) * 1000).clamp(1, 1000); // [R, nb]
+    at::Tensor clean = at::rand({R, nb}, gen, at::kDouble) < o_.clean_context;          // [R, nb]
     clean.select(1, nb - 1).fill_(false);
-    t = at::where(clean, at::zeros_like(t), t).repeat_interleave(o_.block_frames, 1).to(at::kFloat);   // [B, F]
-    at::Tensor eps = at::randn(x0.sizes(), gen).to(device_);                           // [B, C, F, h, w]
+    t = rows(at::where(clean, at::zeros_like(t), t).repeat_interleave(o_.block_frames, 1).to(at::kFloat));   // [B, F]
+    std::vector<int64_t> noise_shape = x0.sizes().vec();
+    noise_shape[0] = R;
+    at::Tensor eps = rows(at::randn(noise_shape, gen).to(device_));                    // [B, C, F, h, w]
     at::Tensor sigma = (t / 1000.0).view({B, 1, F, 1, 1}).to(device_);                 // [B, 1, F, 1, 1]
     at::Tensor xt = (1 - sigma) * x0 + sigma * eps;                                      // [B, C, F, h, w]
     DiTStep s{xt, t.to(device_), actions, 0, {}};
     if (o_.action_dropout > 0) {   // per block, drawn after the rest so runs without dropout keep their numbers
-      at::Tensor keep = (at::rand({B, nb}, gen, at::kDouble) >= o_.action_dropout).to(at::kFloat);   // [B, nb]
-      s.action_keep = keep.repeat_interleave(o_.block_frames, 1).to(device_);                       // [B, F]
+      at::Tensor keep = (at::rand({R, nb}, gen, at::kDouble) >= o_.action_dropout).to(at::kFloat);   // [R, nb]
+      s.action_keep = rows(keep.repeat_interleave(o_.block_frames, 1)).to(device_);                 // [B, F]
     }
     at::Tensor v = dit_.forward_chunked(s, ctx, chunks_).to(at::kFloat);              // [B, C, F, h, w]
+    at::Tensor target = eps - x0;
     at::Tensor weight = (sigma > 0).to(at::kFloat).expand_as(v);                       // clean frames carry no target
-    return ((v - (eps - x0)).pow(2) * weight).sum() / weight.sum();
+    at::Tensor loss = ((v - target).pow(2) * weight).sum() / weight.sum();
+    if (!pairs) return loss;
+    // A pair differs only in its last block's actions and what they made, so the difference of its
+    // two velocities there must be the difference of its targets: the action's effect, isolated.
+    auto last = [&](const at::Tensor& x) { return x.narrow(2, F - o_.block_frames, o_.block_frames); };
+    auto diff = [&](const at::Tensor& x) { return last(x.slice(0, 0, B, 2) - x.slice(0, 1, B, 2)); };   // [R, C, T, h, w]
+    return loss + o_.contrast * (diff(v) - diff(target)).pow(2).mean();
   }
 
   // Self-Forcing style: the clip is generated block by block exactly as play generates it (the
@@ -346,6 +359,7 @@ nlohmann::json recipe(const TrainOptions& o) {
     j["init"] = o.init;
     if (o.action_lr_scale != 1.0) j["action_lr_scale"] = o.action_lr_scale;   // absent in runs made before it existed
     if (o.action_dropout != 0.0) j["action_dropout"] = o.action_dropout;
+    if (o.contrast != 0.0) j["contrast"] = o.contrast;
     j["denoise_steps"] = o.denoise_steps;
     j["clip_frames"] = o.clip_frames;
     j["block_frames"] = o.block_frames;
@@ -394,6 +408,14 @@ TrainOptions checked(TrainOptions o) {
   WL_CHECK(o.lr * o.action_lr_scale < 1, "train: --lr times --action-lr-scale must stay below 1, got ",
            o.lr * o.action_lr_scale);
   WL_CHECK(o.action_dropout >= 0 && o.action_dropout < 1, "train: --action-dropout must be in [0, 1), got ", o.action_dropout);
+  WL_CHECK(o.contrast >= 0 && o.contrast <= 100, "train: --contrast must be in [0, 100], got ", o.contrast);
+  if (o.contrast > 0) {
+    WL_CHECK(o.stage != "ae", "train: --contrast is for the dit and rollout stages, not ae");
+    WL_CHECK(o.data.empty(), "train: --contrast needs simulated clips (a dataset cannot replay a state with other "
+             "actions); drop --data ", o.data);
+    WL_CHECK(o.batch % 2 == 0, "train: --contrast pairs the batch's clips, so --batch must be even, got ", o.batch);
+    WL_CHECK(o.clip_frames > o.block_frames, "train: --contrast needs a context block before the last one (--clip-frames > --block-frames)");
+  }
   WL_CHECK(o.size >= 16 && o.size <= 1024 && o.size % 8 == 0, "train: --size must be a multiple of 8 in 16..1024, got ", o.size);
   WL_CHECK(o.checkpoint_every >= 1 && o.log_every >= 1 && o.warmup >= 0, "train: checkpoint and log intervals must be >= 1");
   WL_CHECK(o.frame_stride >= 1 && o.episode_frames >= 1, "train: --frame-stride and episode length must be >= 1");

@@ -67,6 +67,9 @@ struct TrainOptions {
                                     // and learns slowest; a world whose model ignores its actions needs more)
   double action_dropout = 0.0;      // chance a clip's block is trained without its actions (DiTStep::action_keep
                                     // = 0), so play can use classifier-free action guidance
+  double contrast = 0.0;            // > 0: counterfactual pairs (simulated clips only, even batch): rows 2i and 2i + 1
+                                    // share context and noise, and their last block's actions differ; this weighs
+                                    // the loss on the difference of the pair's velocities (what the action changed)
   double timestep_shift = 3.0;      // training sigma = shift u / (1 + (shift - 1) u), u ~ U(0, 1); the world's sampler shift
   int denoise_steps = 4;            // the world's sampler steps (uniform schedule), trained on by rollout
   // rollout

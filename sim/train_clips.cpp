@@ -26,11 +26,23 @@ ClipSource::~ClipSource() {
   if (pending_.valid()) pending_.wait();   // the helper thread uses the maker
 }
 
+std::pair<ClipMaker::Clip, ClipMaker::Clip> ClipMaker::take_pair(int64_t, int64_t, int64_t) {
+  WL_FAIL("counterfactual clips need a simulator that can replay a state with other actions, not a dataset "
+          "(hint: drop --data, or --contrast)");
+}
+
 std::pair<at::Tensor, at::Tensor> ClipSource::build(int64_t batch, int64_t step) {
   std::vector<ClipMaker::Clip> clips(static_cast<size_t>(batch));
-  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) clips[b] = maker_->take(b, step);
-  });
+  if (pair_tail_ > 0) {
+    WL_CHECK(batch % 2 == 0, "counterfactual pairs need an even batch, got ", batch);
+    at::parallel_for(0, batch / 2, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) std::tie(clips[2 * p], clips[2 * p + 1]) = maker_->take_pair(p, step, pair_tail_);
+    });
+  } else {
+    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) clips[b] = maker_->take(b, step);
+    });
+  }
   std::vector<at::Tensor> f, a;
   for (auto& c : clips) f.push_back(c.frames), a.push_back(c.actions);
   return {at::stack(f), at::stack(a)};   // [B, F, 3, S, S], [B, F, A]
@@ -85,6 +97,35 @@ class SimulatedClips final : public ClipMaker {
   }
 
   Clip take(int64_t slot, int64_t step) override {
+    Worker& w = seek(slot, step);
+    Clip clip;
+    play(*w.world, advance_, [&] { return policy_action(w); }, clip);
+    return clip;
+  }
+
+  std::pair<Clip, Clip> take_pair(int64_t pair, int64_t step, int64_t tail) override {
+    WL_CHECK(tail >= 1 && tail < advance_, "counterfactual tail ", tail, " must be 1..", advance_ - 1, " frames");
+    Worker& w = seek(pair, step);
+    Clip shared, own, other;
+    play(*w.world, advance_ - tail, [&] { return policy_action(w); }, shared);
+    std::unique_ptr<World> twin = w.world->clone();
+    play(*w.world, tail, [&] { return policy_action(w); }, own);
+    const ActionSpec& spec = w.world->action_spec();
+    StickyRandomActions random(spec, splitmix64(splitmix64(o_.seed ^ 0xC0A7E2ull) ^ static_cast<uint64_t>(step * 65536 + pair)));
+    play(*twin, tail, [&] { return clamp_action(spec, random.next()); }, other);
+    auto join = [](const Clip& a, const Clip& b) { return Clip{at::cat({a.frames, b.frames}), at::cat({a.actions, b.actions})}; };
+    return {join(shared, own), join(shared, other)};
+  }
+
+ private:
+  struct Worker {
+    std::unique_ptr<World> world;
+    std::unique_ptr<Policy> policy;
+    int64_t episode = -1, position = 0;   // frames stepped in the current episode
+  };
+
+  // The worker of `slot`, stepped to where step `step`'s clip starts.
+  Worker& seek(int64_t slot, int64_t step) {
     Worker& w = workers_[slot];
     const int64_t g = (step - 1) * advance_, episode = g / episode_len_, q = g % episode_len_;
     if (w.episode != episode || w.position > q) {
@@ -94,29 +135,27 @@ class SimulatedClips final : public ClipMaker {
       w.episode = episode;
       w.position = 0;
     }
-    const ActionSpec& spec = w.world->action_spec();
-    while (w.position < q) advance_one(w, spec);
+    while (w.position < q) w.world->step(policy_action(w));
+    return w;
+  }
+  std::vector<float> policy_action(Worker& w) {
+    ++w.position;
+    return clamp_action(w.world->action_spec(), w.policy->next(*w.world));
+  }
+  // Steps `world` n times with next() and appends each action and the frame it made to `clip`.
+  template <typename Next>
+  void play(World& world, int64_t n, Next&& next, Clip& clip) {
     std::vector<at::Tensor> frames, actions;
-    for (int64_t j = 0; j < advance_; ++j) {
-      std::vector<float> a = advance_one(w, spec);
-      actions.push_back(at::tensor(a, at::kFloat));                                 // [A]
-      frames.push_back(frame_tensor(w.world->frame().rgb.data(), o_.size));        // [3, S, S]
+    for (int64_t j = 0; j < n; ++j) {
+      std::vector<float> a = next();
+      world.step(a);
+      actions.push_back(at::tensor(a, at::kFloat));                              // [A]
+      frames.push_back(frame_tensor(world.frame().rgb.data(), o_.size));        // [3, S, S]
     }
-    return {at::stack(frames), at::stack(actions)};
+    clip.frames = at::stack(frames);     // [n, 3, S, S]
+    clip.actions = at::stack(actions);   // [n, A]
   }
 
- private:
-  struct Worker {
-    std::unique_ptr<World> world;
-    std::unique_ptr<Policy> policy;
-    int64_t episode = -1, position = 0;   // frames stepped in the current episode
-  };
-  std::vector<float> advance_one(Worker& w, const ActionSpec& spec) {
-    std::vector<float> a = clamp_action(spec, w.policy->next(*w.world));
-    w.world->step(a);
-    ++w.position;
-    return a;
-  }
   const TrainOptions& o_;
   int64_t advance_, episode_len_;
   std::vector<Worker> workers_;
@@ -214,9 +253,13 @@ class DatasetClips final : public ClipMaker {
 
 }  // namespace
 
-std::unique_ptr<ClipSource> make_clip_source(const TrainOptions& o, int64_t advance, int64_t batch) {
-  if (!o.data.empty()) return std::make_unique<ClipSource>(std::make_unique<DatasetClips>(o, advance));
-  return std::make_unique<ClipSource>(std::make_unique<SimulatedClips>(o, advance, batch));
+std::unique_ptr<ClipSource> make_clip_source(const TrainOptions& o, int64_t advance, int64_t batch, int64_t pair_tail) {
+  WL_CHECK(pair_tail == 0 || o.data.empty(), "train: counterfactual clips (--contrast) need simulated data; a dataset "
+           "cannot replay a state with other actions (hint: drop --data ", o.data, ")");
+  if (!o.data.empty()) return std::make_unique<ClipSource>(std::make_unique<DatasetClips>(o, advance), 0);
+  // A pair's two rows come from one simulated stream.
+  return std::make_unique<ClipSource>(std::make_unique<SimulatedClips>(o, advance, pair_tail > 0 ? batch / 2 : batch),
+                                      pair_tail);
 }
 
 }  // namespace wl

@@ -15,6 +15,9 @@
 #   gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN
 #                                    start tools/train_worlds.sh in the background on an existing
 #                                    build (WL_INIT_ROOT continues exported worlds) and return at once
+#   gpu_train.sh eval OUT            wait for the end, export each world, and score it beside the
+#                                    shipped one with `worldloop eval` on the GPU (8 seeds, horizons 1
+#                                    and 8, response; OUT/eval_<world>_{shipped,trained}.txt and .json)
 # WL_TRAIN_ARGS adds flags to the dit and rollout stages (e.g. --action-lr-scale 10).
 # Build and runs live outside the repository copy (WL_GPU_WORK, default /tmp/wl-gpu): a device call
 # replaces the carried repository folders, and with them anything written inside.
@@ -52,16 +55,20 @@ build_worldloop() {
     echo "[build] built in $((SECONDS - call_start)) s"
 }
 
+export_world() {   # export_world W: the newest rollout (else dit) checkpoint of W -> $runs/export/W/world
+    local w=$1 run="$runs/$1/rollout"
+    [ -f "$run/latest" ] || run="$runs/$w/dit"
+    [ -f "$run/latest" ] || { echo "[export] $w: no dit or rollout checkpoint"; return 1; }
+    rm -rf "$runs/export/$w" && mkdir -p "$runs/export/$w/logs"
+    "$build/sim/worldloop" export --run "$run" --out "$runs/export/$w/world" --dtype "${WL_PACK_DTYPE:-f32}"
+}
+
 pack() {
     cat "$runs/train_worlds.log"
     for w in voxel driving robot; do
       [ -d "$runs/$w" ] || continue
-      run="$runs/$w/rollout"
-      [ -f "$run/latest" ] || run="$runs/$w/dit"
-      [ -f "$run/latest" ] || { echo "[pack] $w: no dit or rollout checkpoint"; continue; }
+      export_world "$w" || continue
       dest=$runs/export/$w
-      rm -rf "$dest" && mkdir -p "$dest/logs"
-      "$build/sim/worldloop" export --run "$run" --out "$dest/world" --dtype "${WL_PACK_DTYPE:-f32}"
       for s in ae dit rollout; do
         [ -d "$runs/$w/$s" ] || continue
         cp "$runs/$w/$s/loss.csv" "$dest/logs/$s.loss.csv"
@@ -135,6 +142,20 @@ case $mode in
   pack)
     watch 480 || echo "[pack] still training after 8 minutes; packing the latest checkpoints"
     pack
+    ;;
+  eval)
+    watch 300 || echo "[eval] still training after 5 minutes; scoring the latest checkpoints"
+    for w in voxel driving robot; do
+      [ -d "$runs/$w" ] && export_world "$w" > /dev/null || continue
+      for which in shipped trained; do
+        model=$root/assets/worlds/$w
+        [ $which = trained ] && model=$runs/export/$w/world
+        "$build/sim/worldloop" eval --model "$model" --device cuda --seeds 8 --horizons 1 8 --stability-frames 20 \
+          --json "$out/eval_${w}_$which.json" > "$out/eval_${w}_$which.txt" 2>&1
+        echo "== $w $which: $(grep -A1 '^action response' "$out/eval_${w}_$which.txt" | tail -1)"
+        grep -a "horizon 8" "$out/eval_${w}_$which.txt"
+      done
+    done
     ;;
   *) echo "gpu_train.sh: unknown mode '$mode' (all, start, wait, pack, build or launch)" >&2; exit 1 ;;
 esac

@@ -38,6 +38,29 @@ TEST(Policies, DeterministicBySeed) {
     }
 }
 
+// World::clone: the copy and the original step on independently from one state, and each matches a
+// world that played the same actions from the start.
+TEST(Worlds, CloneStepsOnIndependently) {
+  for (const std::string& name : world_names()) {
+    std::unique_ptr<World> world = make_world(name, {32, 32}), replay = make_world(name, {32, 32});
+    const ActionSpec& spec = world->action_spec();
+    ActionTensor first = sticky_random_actions(spec, 30, 5), a = sticky_random_actions(spec, 20, 6),
+                 b = sticky_random_actions(spec, 20, 7);
+    world->reset(1);
+    for (int t = 0; t < first.frames; ++t) world->step({first.row(t), static_cast<size_t>(spec.width())});
+    std::unique_ptr<World> twin = world->clone();
+    for (int t = 0; t < 20; ++t) {
+      world->step({a.row(t), static_cast<size_t>(spec.width())});
+      twin->step({b.row(t), static_cast<size_t>(spec.width())});
+    }
+    replay->reset(1);
+    for (int t = 0; t < first.frames; ++t) replay->step({first.row(t), static_cast<size_t>(spec.width())});
+    for (int t = 0; t < 20; ++t) replay->step({b.row(t), static_cast<size_t>(spec.width())});
+    EXPECT_EQ(twin->frame().rgb, replay->frame().rgb) << name;
+    EXPECT_NE(twin->frame().rgb, world->frame().rgb) << name;   // the other actions went elsewhere
+  }
+}
+
 TEST(Policies, StickyRandomIsTheBenchmarkStream) {
   ActionTensor played = play("driving", "sticky_random", 9, 50);
   EXPECT_EQ(played.values, sticky_random_actions(driving_action_spec(), 50, 9).values);

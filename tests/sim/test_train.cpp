@@ -25,6 +25,7 @@
 #include "model/tensor_io.h"
 #include "sim/dataset.h"
 #include "sim/train.h"
+#include "sim/train_clips.h"
 #include "tests/support/small_ae.h"
 #include "tests/support/temp_dir.h"
 
@@ -183,6 +184,61 @@ TEST(Train, ActionDropoutTrainsTheNoActionCondition) {
   TrainOptions bad = dit_options(dir.path / "bad", ae, 1);
   bad.action_dropout = 1.0;
   EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--action-dropout must be in [0, 1)"), std::string::npos);
+}
+
+// Counterfactual pairs: rows 2i and 2i + 1 share their context frames and actions, then differ in
+// the last block's; row 2i is the clip the unpaired source of half the batch gives its slot i.
+TEST(Train, ContrastPairsReplayOneStateWithOtherActions) {
+  TempDir dir;
+  TrainOptions o = dit_options(dir.path / "run", random_ae_file(dir.path), 1);
+  o.world = "voxel";
+  const int64_t F = o.clip_frames, T = o.block_frames;
+  auto paired = make_clip_source(o, F, 6, T);
+  auto plain = make_clip_source(o, F, 3);
+  for (int64_t step : {1, 2}) {
+    auto [frames, actions] = paired->batch(6, step);   // [6, F, 3, S, S], [6, F, A]
+    auto [plain_frames, plain_actions] = plain->batch(3, step);
+    for (int64_t i = 0; i < 3; ++i) {
+      at::Tensor fa = frames[2 * i], fb = frames[2 * i + 1], aa = actions[2 * i], ab = actions[2 * i + 1];
+      EXPECT_TRUE(at::equal(fa.narrow(0, 0, F - T), fb.narrow(0, 0, F - T))) << "pair " << i;
+      EXPECT_TRUE(at::equal(aa.narrow(0, 0, F - T), ab.narrow(0, 0, F - T))) << "pair " << i;
+      EXPECT_FALSE(at::equal(aa.narrow(0, F - T, T), ab.narrow(0, F - T, T))) << "pair " << i;
+      EXPECT_FALSE(at::equal(fa.narrow(0, F - T, T), fb.narrow(0, F - T, T))) << "pair " << i;
+      EXPECT_TRUE(at::equal(fa, plain_frames[i]) && at::equal(aa, plain_actions[i])) << "pair " << i;
+    }
+  }
+  o.data = dir.path.string();
+  EXPECT_NE(error_of([&] { make_clip_source(o, F, 6, T); }).find("need simulated data"), std::string::npos);
+}
+
+// --contrast trains on the pairs: a different run from the same seed, recorded in the recipe; an odd
+// batch, a dataset or the ae stage are refused.
+TEST(Train, ContrastTrainsOnCounterfactualPairs) {
+  TempDir dir;
+  const fs::path ae = random_ae_file(dir.path);
+  auto options = [&](double contrast, const char* name) {
+    TrainOptions o = dit_options(dir.path / name, ae, 3);
+    o.batch = 4;
+    o.action_lr_scale = 10;
+    o.contrast = contrast;
+    return o;
+  };
+  TrainSummary plain = run_train(options(0, "plain"), std::cout), paired = run_train(options(2, "paired"), std::cout);
+  ASSERT_EQ(paired.losses.size(), 3u);
+  for (double l : paired.losses) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_NE(plain.losses[0], paired.losses[0]);
+  std::ifstream recipe(dir.path / "paired" / "run.json");
+  std::string text((std::istreambuf_iterator<char>(recipe)), {});
+  EXPECT_NE(text.find("\"contrast\": 2"), std::string::npos) << text;
+  TrainOptions bad = options(1, "odd");
+  bad.batch = 3;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--batch must be even"), std::string::npos);
+  bad = options(1, "data");
+  bad.data = dir.path.string();
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("needs simulated clips"), std::string::npos);
+  bad = options(-1, "negative");
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--contrast must be in [0, 100]"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path / "odd"));
 }
 
 TEST(Train, AutoencoderResumeIsExact) {
