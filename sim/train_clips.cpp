@@ -5,6 +5,9 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <exception>
+#include <thread>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -31,18 +34,35 @@ std::pair<ClipMaker::Clip, ClipMaker::Clip> ClipMaker::take_pair(int64_t, int64_
           "(hint: drop --data, or --contrast)");
 }
 
+ClipSource::ClipSource(std::unique_ptr<ClipMaker> maker, int64_t pair_tail)
+    : maker_(std::move(maker)), pair_tail_(pair_tail), threads_(std::max(1, at::get_num_threads())) {}
+
 std::pair<at::Tensor, at::Tensor> ClipSource::build(int64_t batch, int64_t step) {
   std::vector<ClipMaker::Clip> clips(static_cast<size_t>(batch));
-  if (pair_tail_ > 0) {
-    WL_CHECK(batch % 2 == 0, "counterfactual pairs need an even batch, got ", batch);
-    at::parallel_for(0, batch / 2, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t p = begin; p < end; ++p) std::tie(clips[2 * p], clips[2 * p + 1]) = maker_->take_pair(p, step, pair_tail_);
+  const int64_t jobs = pair_tail_ > 0 ? batch / 2 : batch;
+  WL_CHECK(pair_tail_ == 0 || batch % 2 == 0, "counterfactual pairs need an even batch, got ", batch);
+  auto job = [&](int64_t j) {
+    if (pair_tail_ > 0)
+      std::tie(clips[2 * j], clips[2 * j + 1]) = maker_->take_pair(j, step, pair_tail_);
+    else
+      clips[j] = maker_->take(j, step);
+  };
+  // Plain threads, slot j on thread j % n: this runs on the prefetch thread, where ATen's
+  // parallel_for ran the slots one after another (training waited on the simulators).
+  const int64_t n = std::min<int64_t>(threads_, jobs);
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
+  std::vector<std::thread> pool;
+  for (int64_t i = 0; i < n; ++i)
+    pool.emplace_back([&, i] {
+      try {
+        for (int64_t j = i; j < jobs; j += n) job(j);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
     });
-  } else {
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) clips[b] = maker_->take(b, step);
-    });
-  }
+  for (auto& t : pool) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
   std::vector<at::Tensor> f, a;
   for (auto& c : clips) f.push_back(c.frames), a.push_back(c.actions);
   return {at::stack(f), at::stack(a)};   // [B, F, 3, S, S], [B, F, A]

@@ -22,7 +22,8 @@ namespace wl {
 
 struct TrainOptions;
 
-// Makes the clip of one slot of one step; called from one thread at a time, steps in order.
+// Makes the clip of one slot of one step; different slots of a step are made at once on several
+// threads, each slot by one thread, steps in order.
 class ClipMaker {
  public:
   struct Clip {
@@ -39,7 +40,8 @@ class ClipMaker {
 class ClipSource {
  public:
   // pair_tail > 0: counterfactual pairs whose last pair_tail frames differ (the batch must be even).
-  ClipSource(std::unique_ptr<ClipMaker> maker, int64_t pair_tail) : maker_(std::move(maker)), pair_tail_(pair_tail) {}
+  // Slots are made on as many threads as ATen has here (OMP_NUM_THREADS).
+  ClipSource(std::unique_ptr<ClipMaker> maker, int64_t pair_tail);
   ~ClipSource();
   // All slots of step `step` (from 1); steps are asked for in increasing order. Returns the
   // prefetched batch when it is the one asked for, and starts building step + 1.
@@ -52,6 +54,7 @@ class ClipSource {
   // Member order is teardown order in reverse: the prefetch (which uses the maker) ends first.
   std::unique_ptr<ClipMaker> maker_;
   int64_t pair_tail_ = 0;
+  int threads_ = 1;
   std::future<std::pair<at::Tensor, at::Tensor>> pending_;
   int64_t pending_step_ = -1, pending_batch_ = 0;
   double last_wait_ = 0.0;
