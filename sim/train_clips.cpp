@@ -5,14 +5,13 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <exception>
-#include <thread>
-
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "envs/policies.h"
 #include "envs/world.h"

@@ -15,7 +15,8 @@
 #   gpu_train.sh launch OUT DIT_MIN ROLLOUT_MIN
 #                                    start tools/train_worlds.sh in the background on an existing
 #                                    build (WL_INIT_ROOT continues exported worlds) and return at once
-#   gpu_train.sh eval OUT            wait for the end, export each world, and score it beside the
+#   gpu_train.sh eval OUT            export each world's newest checkpoint (no waiting: lease 8 lost
+#                                    its weights waiting here), and score it beside the
 #                                    shipped one with `worldloop eval` on the GPU (8 seeds, horizons 1
 #                                    and 8, response; OUT/eval_<world>_{shipped,trained}.txt and .json)
 # WL_TRAIN_ARGS adds flags to the dit and rollout stages (e.g. --action-lr-scale 10).
@@ -144,7 +145,7 @@ case $mode in
     pack
     ;;
   eval)
-    watch 300 || echo "[eval] still training after 5 minutes; scoring the latest checkpoints"
+    pgrep -f train_worlds.sh > /dev/null && echo "[eval] still training; scoring the newest checkpoints"
     for w in voxel driving robot; do
       [ -d "$runs/$w" ] && export_world "$w" > /dev/null || continue
       for which in shipped trained; do
