@@ -263,9 +263,9 @@ ResponseScore measure_response(const Setup& s, const std::vector<uint64_t>& seed
     for (float value : {test.a, test.b}) {
       std::vector<float> a = episodes[i].context_actions.back();
       a[dim] = value;
-      Episode replay = start_episode(s, seeds[i]);   // the same state: same seed, same policy
+      std::unique_ptr<World> world = episodes[i].world->clone();   // the state after seed i's context
       std::vector<at::Tensor> frames;
-      for (int j = 0; j < o.response_frames; ++j) frames.push_back(frame01(replay.world->step(a)));
+      for (int j = 0; j < o.response_frames; ++j) frames.push_back(frame01(world->step(a)));
       sim.push_back(at::stack(frames, 1));
       held.push_back(a);
       rows.push_back(&episodes[i]);
