@@ -207,6 +207,10 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--contrast", train.contrast,
                         "dit, rollout: weight of the counterfactual-pair loss (what the last block's actions changed); "
                         "simulated clips, even batch")->capture_default_str();
+  train_cmd->add_option("--contrast-blocks", train.contrast_blocks,
+                        "dit, rollout: a counterfactual pair's actions differ in its last this many blocks")->capture_default_str();
+  train_cmd->add_option("--reuse", train.reuse, "dit, rollout: steps trained on each batch of clips (fresh noise each)")
+      ->capture_default_str();
   train_cmd->add_option("--warmup", train.warmup, "Steps of linear learning-rate warmup")->capture_default_str();
   train_cmd->add_option("--device", train.device, "cpu or cuda")->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "Continue the run in --out from its latest checkpoint");

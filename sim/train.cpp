@@ -135,7 +135,7 @@ class DiTStage final : public Stage {
  public:
   DiTStage(const TrainOptions& o, LinearDiT dit, AutoEncoder ae, at::Device device)
       : o_(o), dit_(std::move(dit)), ae_(std::move(ae)), device_(device),
-        source_(make_clip_source(o, o.clip_frames, o.batch, o.contrast > 0 ? o.block_frames : 0)) {
+        source_(make_clip_source(o, o.clip_frames, o.batch, o.contrast > 0 ? o.contrast_blocks * o.block_frames : 0)) {
     dit_.set_trainable(true);
     const int64_t nb = o.clip_frames / o.block_frames;
     chunks_.assign(static_cast<size_t>(nb), o.block_frames);
@@ -151,10 +151,19 @@ class DiTStage final : public Stage {
   }
   std::vector<at::Tensor> parameters() const override { return dit_.parameters(); }
   std::string describe() const override { return str("DiT ", dit_.config().describe()); }
-  double data_wait() const override { return source_->last_wait_seconds(); }
+  double data_wait() const override { return wait_; }
 
   at::Tensor loss(int64_t step) override {
-    auto [frames, actions] = source_->batch(o_.batch, step);          // [B, F, 3, S, S], [B, F, A]
+    // --reuse R: steps (k-1)R+1 .. kR train on clip batch k; the noise is drawn per step.
+    const int64_t data_step = (step - 1) / o_.reuse + 1;
+    if (data_step != clips_step_) {
+      clips_ = source_->batch(o_.batch, data_step);
+      clips_step_ = data_step;
+      wait_ = source_->last_wait_seconds();
+    } else {
+      wait_ = 0.0;
+    }
+    const auto& [frames, actions] = clips_;                           // [B, F, 3, S, S], [B, F, A]
     const int64_t B = frames.size(0), F = frames.size(1), S = o_.size;
     at::Tensor x0;
     {
@@ -220,9 +229,10 @@ class DiTStage final : public Stage {
     at::Tensor weight = (sigma > 0).to(at::kFloat).expand_as(v);                       // clean frames carry no target
     at::Tensor loss = ((v - target).pow(2) * weight).sum() / weight.sum();
     if (!pairs) return loss;
-    // A pair differs only in its last block's actions and what they made, so the difference of its
+    // A pair differs only in its last blocks' actions and what they made, so the difference of its
     // two velocities there must be the difference of its targets: the action's effect, isolated.
-    auto last = [&](const at::Tensor& x) { return x.narrow(2, F - o_.block_frames, o_.block_frames); };
+    const int64_t tail = o_.contrast_blocks * o_.block_frames;
+    auto last = [&](const at::Tensor& x) { return x.narrow(2, F - tail, tail); };
     auto diff = [&](const at::Tensor& x) { return last(x.slice(0, 0, B, 2) - x.slice(0, 1, B, 2)); };   // [R, C, T, h, w]
     return loss + o_.contrast * (diff(v) - diff(target)).pow(2).mean();
   }
@@ -280,6 +290,9 @@ class DiTStage final : public Stage {
   AutoEncoder ae_;
   at::Device device_;
   std::unique_ptr<ClipSource> source_;
+  std::pair<at::Tensor, at::Tensor> clips_;   // the batch of clips of data step clips_step_ (--reuse)
+  int64_t clips_step_ = 0;
+  double wait_ = 0.0;                         // seconds this step waited for clips
   std::vector<int64_t> chunks_;
   at::Tensor caption_, mask_;       // one zero caption token: the worlds are prompt-free
   std::vector<double> timesteps_;   // the world's sampler: uniform, high to low
@@ -360,6 +373,8 @@ nlohmann::json recipe(const TrainOptions& o) {
     if (o.action_lr_scale != 1.0) j["action_lr_scale"] = o.action_lr_scale;   // absent in runs made before it existed
     if (o.action_dropout != 0.0) j["action_dropout"] = o.action_dropout;
     if (o.contrast != 0.0) j["contrast"] = o.contrast;
+    if (o.contrast_blocks != 1) j["contrast_blocks"] = o.contrast_blocks;
+    if (o.reuse != 1) j["reuse"] = o.reuse;
     j["denoise_steps"] = o.denoise_steps;
     j["clip_frames"] = o.clip_frames;
     j["block_frames"] = o.block_frames;
@@ -414,8 +429,13 @@ TrainOptions checked(TrainOptions o) {
     WL_CHECK(o.data.empty(), "train: --contrast needs simulated clips (a dataset cannot replay a state with other "
              "actions); drop --data ", o.data);
     WL_CHECK(o.batch % 2 == 0, "train: --contrast pairs the batch's clips, so --batch must be even, got ", o.batch);
-    WL_CHECK(o.clip_frames > o.block_frames, "train: --contrast needs a context block before the last one (--clip-frames > --block-frames)");
+    WL_CHECK(o.contrast_blocks >= 1 && o.contrast_blocks * o.block_frames < o.clip_frames, "train: --contrast-blocks ",
+             o.contrast_blocks, " must leave a shared context block: 1..", o.clip_frames / o.block_frames - 1,
+             " with --clip-frames ", o.clip_frames, " and --block-frames ", o.block_frames);
   }
+  WL_CHECK(o.contrast_blocks == 1 || o.contrast > 0, "train: --contrast-blocks is for counterfactual pairs; add --contrast W");
+  WL_CHECK(o.reuse >= 1 && o.reuse <= 16, "train: --reuse must be 1..16, got ", o.reuse);
+  WL_CHECK(o.reuse == 1 || o.stage != "ae", "train: --reuse is for the dit and rollout stages, not ae");
   WL_CHECK(o.size >= 16 && o.size <= 1024 && o.size % 8 == 0, "train: --size must be a multiple of 8 in 16..1024, got ", o.size);
   WL_CHECK(o.checkpoint_every >= 1 && o.log_every >= 1 && o.warmup >= 0, "train: checkpoint and log intervals must be >= 1");
   WL_CHECK(o.frame_stride >= 1 && o.episode_frames >= 1, "train: --frame-stride and episode length must be >= 1");
@@ -524,6 +544,15 @@ TrainSummary run_train(const TrainOptions& options, std::ostream& out) {
   const at::Device device(o.device);
   const VAEOptions on_device{o.device, false};
   const auto start = std::chrono::steady_clock::now();
+  // Training on the GPU multiplies in TF32 (fp32 sums): the small model's steps are mostly matmuls.
+  // Restored on return, for the engine's fp32 paths, which compare with the CPU to 1e-4.
+  struct TF32Scope {
+    bool blas = at::globalContext().allowTF32CuBLAS(), dnn = at::globalContext().allowTF32CuDNN();
+    explicit TF32Scope(bool on) {
+      if (on) at::globalContext().setAllowTF32CuBLAS(true), at::globalContext().setAllowTF32CuDNN(true);
+    }
+    ~TF32Scope() { at::globalContext().setAllowTF32CuBLAS(blas), at::globalContext().setAllowTF32CuDNN(dnn); }
+  } tf32(device.is_cuda());
 
   int64_t step = 0;
   std::string resumed_from;

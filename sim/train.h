@@ -70,6 +70,10 @@ struct TrainOptions {
   double contrast = 0.0;            // > 0: counterfactual pairs (simulated clips only, even batch): rows 2i and 2i + 1
                                     // share context and noise, and their last block's actions differ; this weighs
                                     // the loss on the difference of the pair's velocities (what the action changed)
+  int contrast_blocks = 1;          // a pair's actions differ in its last this many blocks (the difference then also
+                                    // passes through the state: what a held action does over several blocks)
+  int reuse = 1;                    // dit, rollout: each batch of clips trains this many consecutive steps (fresh
+                                    // noise each), for runs whose simulators cannot keep the GPU busy
   double timestep_shift = 3.0;      // training sigma = shift u / (1 + (shift - 1) u), u ~ U(0, 1); the world's sampler shift
   int denoise_steps = 4;            // the world's sampler steps (uniform schedule), trained on by rollout
   // rollout

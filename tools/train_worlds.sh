@@ -10,7 +10,8 @@
 # three processes sharing the GPU and the CPU cores. Frames come from RUNS_DIR/data/<world>/ when
 # it exists (WL_DATA_PARTS `worldloop dataset` folders per world, made here first in parallel, half
 # by the world's scripted policy and half by sticky_random), else from simulators on the fly.
-# WL_TRAIN_ARGS: extra flags for the dit and rollout stages (word-split), e.g. --action-lr-scale 10.
+# WL_TRAIN_ARGS: extra flags for the dit and rollout stages (word-split), e.g. --action-lr-scale 10;
+# WL_TRAIN_ARGS_<WORLD> (e.g. WL_TRAIN_ARGS_VOXEL) adds flags for that world's only, after them.
 set -euo pipefail
 build=${1:?usage: train_worlds.sh BUILD_DIR RUNS_DIR [WORLD...]}
 runs=${2:?usage: train_worlds.sh BUILD_DIR RUNS_DIR [WORLD...]}
@@ -35,6 +36,8 @@ stage() {
 
 train_world() {
   local w=$1 r="$runs/$1"
+  local own="WL_TRAIN_ARGS_${w^^}"
+  local args="${WL_TRAIN_ARGS:-} ${!own:-}"
   mkdir -p "$r"
   # Frames from RUNS_DIR/data/<world>/ (datasets made beforehand, in parallel) when it exists,
   # else simulated on the fly.
@@ -50,9 +53,9 @@ train_world() {
       --max-minutes "${WL_AE_MINUTES:-3}" --checkpoint-every 1000 --log-every 250
   fi
   stage dit "$r/dit" --world "$w" "${data[@]}" "${from[@]}" --steps 100000 --batch "${WL_DIT_BATCH:-16}" --lr 3e-4 \
-    --warmup 300 --max-minutes "${WL_DIT_MINUTES:-11}" --checkpoint-every 1000 --log-every 250 ${WL_TRAIN_ARGS:-}
+    --warmup 300 --max-minutes "${WL_DIT_MINUTES:-11}" --checkpoint-every 1000 --log-every 250 $args
   stage rollout "$r/rollout" --world "$w" "${data[@]}" --init "$r/dit" --steps 100000 --batch "${WL_ROLLOUT_BATCH:-8}" --lr 1e-4 --warmup 50 \
-    --max-minutes "${WL_ROLLOUT_MINUTES:-6}" --checkpoint-every 200 --log-every 50 ${WL_TRAIN_ARGS:-}
+    --max-minutes "${WL_ROLLOUT_MINUTES:-6}" --checkpoint-every 200 --log-every 50 $args
 }
 
 # Datasets: parts of WL_DATA_EPISODES episodes of 200 frames each, all cores at once.

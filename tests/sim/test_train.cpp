@@ -192,19 +192,22 @@ TEST(Train, ContrastPairsReplayOneStateWithOtherActions) {
   TempDir dir;
   TrainOptions o = dit_options(dir.path / "run", random_ae_file(dir.path), 1);
   o.world = "voxel";
+  o.clip_frames = 6;   // 3 blocks of 2: pairs that differ in the last block or the last two
   const int64_t F = o.clip_frames, T = o.block_frames;
-  auto paired = make_clip_source(o, F, 6, T);
-  auto plain = make_clip_source(o, F, 3);
-  for (int64_t step : {1, 2}) {
-    auto [frames, actions] = paired->batch(6, step);   // [6, F, 3, S, S], [6, F, A]
-    auto [plain_frames, plain_actions] = plain->batch(3, step);
-    for (int64_t i = 0; i < 3; ++i) {
-      at::Tensor fa = frames[2 * i], fb = frames[2 * i + 1], aa = actions[2 * i], ab = actions[2 * i + 1];
-      EXPECT_TRUE(at::equal(fa.narrow(0, 0, F - T), fb.narrow(0, 0, F - T))) << "pair " << i;
-      EXPECT_TRUE(at::equal(aa.narrow(0, 0, F - T), ab.narrow(0, 0, F - T))) << "pair " << i;
-      EXPECT_FALSE(at::equal(aa.narrow(0, F - T, T), ab.narrow(0, F - T, T))) << "pair " << i;
-      EXPECT_FALSE(at::equal(fa.narrow(0, F - T, T), fb.narrow(0, F - T, T))) << "pair " << i;
-      EXPECT_TRUE(at::equal(fa, plain_frames[i]) && at::equal(aa, plain_actions[i])) << "pair " << i;
+  for (int64_t tail : {T, 2 * T}) {
+    auto paired = make_clip_source(o, F, 6, tail);
+    auto plain = make_clip_source(o, F, 3);
+    for (int64_t step : {1, 2}) {
+      auto [frames, actions] = paired->batch(6, step);   // [6, F, 3, S, S], [6, F, A]
+      auto [plain_frames, plain_actions] = plain->batch(3, step);
+      for (int64_t i = 0; i < 3; ++i) {
+        at::Tensor fa = frames[2 * i], fb = frames[2 * i + 1], aa = actions[2 * i], ab = actions[2 * i + 1];
+        EXPECT_TRUE(at::equal(fa.narrow(0, 0, F - tail), fb.narrow(0, 0, F - tail))) << "tail " << tail << " pair " << i;
+        EXPECT_TRUE(at::equal(aa.narrow(0, 0, F - tail), ab.narrow(0, 0, F - tail))) << "tail " << tail << " pair " << i;
+        EXPECT_FALSE(at::equal(aa.narrow(0, F - tail, tail), ab.narrow(0, F - tail, tail))) << "tail " << tail << " pair " << i;
+        EXPECT_FALSE(at::equal(fa.narrow(0, F - T, T), fb.narrow(0, F - T, T))) << "tail " << tail << " pair " << i;
+        EXPECT_TRUE(at::equal(fa, plain_frames[i]) && at::equal(aa, plain_actions[i])) << "tail " << tail << " pair " << i;
+      }
     }
   }
   o.data = dir.path.string();
@@ -238,7 +241,65 @@ TEST(Train, ContrastTrainsOnCounterfactualPairs) {
   EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("needs simulated clips"), std::string::npos);
   bad = options(-1, "negative");
   EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--contrast must be in [0, 100]"), std::string::npos);
+  bad = options(1, "no_context");
+  bad.contrast_blocks = 2;   // 2 blocks of 2 frames: nothing left to share
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--contrast-blocks 2 must leave a shared context block: 1..1"),
+            std::string::npos);
+  bad = options(0, "unpaired");
+  bad.contrast_blocks = 2;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("add --contrast W"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir.path / "odd"));
+  EXPECT_FALSE(fs::exists(dir.path / "no_context"));
+  // Pairs that differ in their last two of three blocks train differently from those of one.
+  auto three_blocks = [&](int blocks, const char* name) {
+    TrainOptions o = options(2, name);
+    o.clip_frames = 6;
+    o.contrast_blocks = blocks;
+    return run_train(o, std::cout);
+  };
+  TrainSummary one = three_blocks(1, "one"), two = three_blocks(2, "two");
+  ASSERT_EQ(two.losses.size(), 3u);
+  for (double l : two.losses) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_NE(one.losses[0], two.losses[0]);
+  std::ifstream recipe2(dir.path / "two" / "run.json");
+  std::string text2((std::istreambuf_iterator<char>(recipe2)), {});
+  EXPECT_NE(text2.find("\"contrast_blocks\": 2"), std::string::npos) << text2;
+}
+
+// --reuse R: R consecutive steps train on one batch of clips (fresh noise each), so a run whose
+// simulators are slow trains more per clip; it resumes exactly mid-group, and is refused for ae.
+TEST(Train, ReuseTrainsStepsOnOneBatchOfClipsAndResumes) {
+  TempDir dir;
+  const fs::path ae = random_ae_file(dir.path);
+  auto options = [&](const char* name, int64_t steps) {
+    TrainOptions o = dit_options(dir.path / name, ae, steps);
+    o.reuse = 2;
+    o.checkpoint_every = 3;
+    return o;
+  };
+  TrainSummary plain = run_train(dit_options(dir.path / "plain", ae, 4), std::cout);
+  TrainSummary whole = run_train(options("whole", 4), std::cout);
+  ASSERT_EQ(whole.losses.size(), 4u);
+  EXPECT_EQ(plain.losses[0], whole.losses[0]);   // step 1: the same clips and noise
+  EXPECT_NE(plain.losses[1], whole.losses[1]);   // step 2: step 1's clips again
+  TrainOptions part = options("part", 3);        // stopped inside the second group (steps 3, 4)
+  run_train(part, std::cout);
+  part.steps = 4;
+  part.resume = true;
+  part.ae.clear();
+  TrainSummary rest = run_train(part, std::cout);
+  ASSERT_EQ(rest.losses.size(), 1u);
+  EXPECT_EQ(rest.losses[0], whole.losses[3]);
+  expect_identical(whole.checkpoint, rest.checkpoint);
+  std::ifstream recipe(dir.path / "whole" / "run.json");
+  std::string text((std::istreambuf_iterator<char>(recipe)), {});
+  EXPECT_NE(text.find("\"reuse\": 2"), std::string::npos) << text;
+  TrainOptions bad = ae_options(dir.path / "ae", 1);
+  bad.reuse = 2;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--reuse is for the dit and rollout stages"), std::string::npos);
+  bad = options("zero", 1);
+  bad.reuse = 0;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--reuse must be 1..16"), std::string::npos);
 }
 
 TEST(Train, AutoencoderResumeIsExact) {
