@@ -12,6 +12,8 @@
 # by the world's scripted policy and half by sticky_random), else from simulators on the fly.
 # WL_TRAIN_ARGS: extra flags for the dit and rollout stages (word-split), e.g. --action-lr-scale 10;
 # WL_TRAIN_ARGS_<WORLD> (e.g. WL_TRAIN_ARGS_VOXEL) adds flags for that world's only, after them.
+# On a machine with several GPUs (WL_GPUS, default: nvidia-smi's count) the first world gets GPU 0
+# to itself and the others share the rest in turn: the three worlds kept one GPU 98-100% busy.
 set -euo pipefail
 build=${1:?usage: train_worlds.sh BUILD_DIR RUNS_DIR [WORLD...]}
 runs=${2:?usage: train_worlds.sh BUILD_DIR RUNS_DIR [WORLD...]}
@@ -23,6 +25,11 @@ bin="$build/sim/worldloop"
 device=${WL_TRAIN_DEVICE:-cuda}
 mkdir -p "$runs"
 threads=$(( $(nproc) / ${#worlds[@]} ))
+gpus=${WL_GPUS:-$(nvidia-smi -L 2> /dev/null | grep -c '^GPU' || true)}
+[ "${gpus:-0}" -ge 1 ] || gpus=1
+gpu_of() {   # gpu_of I: the GPU of the I-th world
+  if [ "$gpus" -le 1 ] || [ "$1" -eq 0 ]; then echo 0; else echo $(( 1 + ($1 - 1) % (gpus - 1) )); fi
+}
 [ "$threads" -ge 1 ] || threads=1
 
 # stage NAME DIR ARGS...: new run, or --resume when DIR already has a checkpoint.
@@ -76,8 +83,14 @@ if [ "$parts" -gt 0 ]; then
 fi
 
 pids=()
-for w in "${worlds[@]}"; do
-  train_world "$w" > "$runs/$w.log" 2>&1 &
+for i in "${!worlds[@]}"; do
+  w=${worlds[$i]}
+  if [ "$device" = cuda ] && [ "$gpus" -gt 1 ]; then
+    echo "train_worlds: $w on GPU $(gpu_of "$i") of $gpus"
+    CUDA_VISIBLE_DEVICES=$(gpu_of "$i") train_world "$w" > "$runs/$w.log" 2>&1 &
+  else
+    train_world "$w" > "$runs/$w.log" 2>&1 &
+  fi
   pids+=($!)
 done
 status=0
