@@ -99,6 +99,11 @@ int main(int argc, char** argv) {
   play_cmd->add_option("--denoise-steps", model_play.denoise_steps, "World model: sampler steps per block (0: the world's)")
       ->excludes(truth_flag)
       ->check(CLI::Range(0, 50));
+  play_cmd->add_option("--start", model_play.start,
+                       "World model: noise (an empty state) or simulator (the state starts from the simulator's frames; "
+                       "worlds that encode frames; not replayable yet)")
+      ->excludes(truth_flag)
+      ->capture_default_str();
   play_cmd->add_option("--snapshots", model_play.snapshot_dir, "World model: folder for F5/F9 and the overlay's save slots")
       ->excludes(truth_flag)
       ->capture_default_str();

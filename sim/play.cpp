@@ -107,10 +107,15 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   ModelPlayOptions o = options;
   WL_CHECK(o.frames >= 0, "--frames must be 0 or more, got ", o.frames);
   WL_CHECK(o.random_tiny != !o.model_dir.empty(), "play needs a world: --model DIR or --random-tiny (random weights)");
+  WL_CHECK(o.start == "simulator" || o.start == "noise", "play: --start must be noise or simulator, got '",
+           o.start, "'");
   WorldModelOptions mo{o.device, o.device != "cpu"};
   std::unique_ptr<WorldModel> model = o.random_tiny ? WorldModel::random_tiny(o.world, 1, mo) : WorldModel::load(o.model_dir, mo);
   if (model->info().random_weights) WL_LOG_WARN("play", "random weights: what you see was not learnt (", model->info().label, ")");
   const std::string world = model->info().world;
+  WL_CHECK(o.start != "simulator" || model->can_encode(), "play --start simulator: ", model->info().label,
+           " has no encoder (only worlds whose decoder is our autoencoder do); hint: --start noise");
+  const bool from_simulator = o.start == "simulator";
   bool display_there = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
   bool headless = o.headless || !display_there;
 #ifndef WL_WITH_WINDOW
@@ -162,6 +167,11 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     if (o.block_frames > 0) s.block_size = o.block_frames;
     s.recording = !o.record.empty();
   };
+  // The state starts from the simulator's frames (after the recording starts, so a replay sees it).
+  auto start_from_simulator = [&](FrameLoop& loop) {
+    if (from_simulator) WL_CHECK(loop.reset_from_simulator(), "play: ", loop.last_message());
+  };
+  const std::string start_note = from_simulator ? ", started from the simulator's frames" : "";
   int recordings = 0;
   std::string record_note;   // the last start/stop result, under the overlay's record button
   // The record button and F8 edit LiveSettings::recording; the session log follows it, and the
@@ -202,6 +212,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     FrameLoop loop(info);
     configure(loop);
     if (!o.record.empty()) session_log.start(next_session_dir(o.record, recordings));
+    start_from_simulator(loop);
     const int frames = o.frames > 0 ? o.frames : kHeadlessFrames;
     // Long headless runs say how far they are once a minute (wall time).
     auto next_note = std::chrono::steady_clock::now() + std::chrono::minutes(1);
@@ -214,7 +225,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
     }
     std::string written = recording.finish(o.out);
     if (session_log.recording()) written += "; " + session_log.stop();
-    out << summary(*model, loop.stats(), actions->name(), "headless") << ", frames fnv1a64 " << hex64(recording.hash) << written
+    out << summary(*model, loop.stats(), actions->name(), "headless") << start_note << ", frames fnv1a64 " << hex64(recording.hash) << written
         << "\n";
     return;
   }
@@ -237,6 +248,8 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   info.clock = &clock;
   FrameLoop loop(info);
   configure(loop);
+  follow_record_toggle(loop, presenter.overlay());   // --record: the log starts before the state does
+  start_from_simulator(loop);
   while (o.frames == 0 || loop.stats().frames_shown < o.frames) {
     follow_record_toggle(loop, presenter.overlay());
     if (loop.tick() == FrameStatus::Closed || loop.quit_requested()) break;
@@ -244,7 +257,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   loop.drain();
   std::string written = recording.finish(o.out);
   if (session_log.recording()) written += "; " + session_log.stop();
-  out << summary(*model, loop.stats(), actions->name(), "in a window") << written << "\n";
+  out << summary(*model, loop.stats(), actions->name(), "in a window") << start_note << written << "\n";
 #endif
 }
 

@@ -294,7 +294,20 @@ TEST_F(Tools, ShippedWorldPlaysHeadlessIntoAnMp4) {
   CliResult r = run("play --world driving --headless --frames 12 --out '" + mp4 + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("12 frames"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("started from the simulator"), std::string::npos) << r.out;   // default: an empty state
   EXPECT_GT(std::filesystem::file_size(mp4), 1000u);
+  // --start simulator: the state starts from the simulator's frames, so other frames are shown.
+  CliResult seeded = run("play --world driving --headless --frames 12 --start simulator");
+  ASSERT_EQ(seeded.code, 0) << seeded.err;
+  EXPECT_NE(seeded.out.find("started from the simulator's frames"), std::string::npos) << seeded.out;
+  auto hash = [](const std::string& out) { return out.substr(out.find("frames fnv1a64"), 31); };
+  EXPECT_NE(hash(seeded.out), hash(r.out));
+  // Such a session records, and replay refuses it by name rather than showing other frames.
+  const std::string seeded_session = path("seeded_session");
+  ASSERT_EQ(run("play --world driving --headless --frames 6 --start simulator --record '" + seeded_session + "'").code, 0);
+  CliResult refused = run("replay '" + seeded_session + "'");
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("reset from simulator"), std::string::npos) << refused.err;
   // A session of a shipped world named by name records where the world lives, so it replays.
   const std::string session = path("session");
   ASSERT_EQ(run("play --world driving --headless --frames 9 --record '" + session + "'").code, 0);
@@ -302,6 +315,17 @@ TEST_F(Tools, ShippedWorldPlaysHeadlessIntoAnMp4) {
   EXPECT_EQ(replay.code, 0) << replay.err;
   EXPECT_NE(replay.out.find("bit-identical"), std::string::npos) << replay.out;
 #endif
+}
+
+// --start simulator needs a world that can encode frames; a bad --start value is named.
+TEST_F(Tools, PlayStartIsCheckedAgainstTheWorld) {
+  CliResult r = run("play --random-tiny --headless --frames 4 --start simulator");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--start simulator"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("has no encoder"), std::string::npos) << r.err;
+  CliResult bad = run("play --random-tiny --headless --frames 4 --start middle");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("--start must be noise or simulator, got 'middle'"), std::string::npos) << bad.err;
 }
 
 // The shipped worlds decode one video frame per latent frame (Wan/TAEHV: four): rollout and synth
