@@ -483,7 +483,7 @@ void FrameLoop::Impl::record() {
   if (info.record) info.record(target, recorded++);
   if (info.observer)
     info.observer->frame_shown({stats.frames_shown - 1, info.clock->now(), shown.front().block, current, &last_input, &last_action,
-                                &target, shown.front().row, fidelity && shown.front().row >= 0});
+                                &target, shown.front().row, fidelity && shown.front().row >= 0, shown.front().context});
 }
 
 void FrameLoop::Impl::write_view(const FrameTarget& target) {
@@ -738,6 +738,7 @@ bool FrameLoop::reset_from_simulator() {
     VideoBlock still{video.first_video_frame + last, video.frames.narrow(2, last, 1)};
     m.shown.push_back({std::move(still), m.stream_next, -1.0, false, false});
     m.shown.back().context = true;
+    m.shown.back().block = m.stats.blocks_started;   // shown before the next block; a replay regenerates it there
     m.pacer.add_block(1, m.info.clock->now(), 0.0);
     ++m.stream_next;
     ++m.in_flight;
@@ -745,7 +746,7 @@ bool FrameLoop::reset_from_simulator() {
   m.message = str("reset from simulator: seed ", seed, ", ", kSeedFrames, " frames of ", policy_names(w.world).front(),
                   " encoded as context");
   WL_LOG_INFO("reset", m.message);
-  if (m.info.observer) m.info.observer->event({"reset", "simulator", "", true, m.message, m.epoch});
+  if (m.info.observer) m.info.observer->event({"reset", "simulator", "", true, m.message, m.epoch, seed, kSeedFrames});
   return true;
 }
 

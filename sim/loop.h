@@ -147,6 +147,8 @@ struct FrameShown {
   const FrameTarget* pixels = nullptr;   // host RGBA8
   int row = 0;                           // the batch row shown; -1: the grid of every row (branching)
   bool side_by_side = false;             // the fidelity view: model | simulator
+  bool context = false;                  // the seeded context's last frame (reset_from_simulator), shown
+                                         // before block `block` is: the simulator's frame, encoded and decoded
 };
 
 // save, load, reset: after the fact (`ok` false: refused, nothing changed).
@@ -157,6 +159,8 @@ struct LoopEvent {
   bool ok = true;
   std::string message;
   int64_t epoch = 0;                     // the epoch after the event
+  uint64_t seed = 0;                     // reset "simulator": the simulator episode's seed (also the noise seed)
+  int context_frames = 0;                // reset "simulator": its frames encoded as context
 };
 
 class LoopObserver {

@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
       ->excludes(truth_flag)
       ->check(CLI::Range(0, 50));
   play_cmd->add_option("--start", model_play.start,
-                       "World model: noise (an empty state) or simulator (the state starts from the simulator's frames; "
-                       "worlds that encode frames; not replayable yet)")
+                       "World model: simulator (the state starts from the simulator's frames), noise (an empty state), or "
+                       "auto (simulator when the world can encode frames)")
       ->excludes(truth_flag)
       ->capture_default_str();
   play_cmd->add_option("--snapshots", model_play.snapshot_dir, "World model: folder for F5/F9 and the overlay's save slots")

@@ -107,7 +107,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   ModelPlayOptions o = options;
   WL_CHECK(o.frames >= 0, "--frames must be 0 or more, got ", o.frames);
   WL_CHECK(o.random_tiny != !o.model_dir.empty(), "play needs a world: --model DIR or --random-tiny (random weights)");
-  WL_CHECK(o.start == "simulator" || o.start == "noise", "play: --start must be noise or simulator, got '",
+  WL_CHECK(o.start == "auto" || o.start == "simulator" || o.start == "noise", "play: --start must be auto, simulator or noise, got '",
            o.start, "'");
   WorldModelOptions mo{o.device, o.device != "cpu"};
   std::unique_ptr<WorldModel> model = o.random_tiny ? WorldModel::random_tiny(o.world, 1, mo) : WorldModel::load(o.model_dir, mo);
@@ -115,7 +115,7 @@ void run_model_play(const ModelPlayOptions& options, std::ostream& out) {
   const std::string world = model->info().world;
   WL_CHECK(o.start != "simulator" || model->can_encode(), "play --start simulator: ", model->info().label,
            " has no encoder (only worlds whose decoder is our autoencoder do); hint: --start noise");
-  const bool from_simulator = o.start == "simulator";
+  const bool from_simulator = o.start == "simulator" || (o.start == "auto" && model->can_encode());
   bool display_there = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
   bool headless = o.headless || !display_there;
 #ifndef WL_WITH_WINDOW

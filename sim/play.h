@@ -6,9 +6,9 @@
 // the shown frames as an MP4 at the world's frame rate (nothing else). --record DIR writes the
 // session record (video.mp4, actions.jsonl, blocks.jsonl, session.json: sim/session_log.h) that
 // `worldloop replay` regenerates; in a window the overlay's record button and F8 start and stop it
-// (without --record, each recording goes to a new session_<time> directory). --start simulator
-// seeds the state from the simulator's frames (worlds that can encode: our autoencoder's), so the
-// first thing shown is the world itself rather than what the model makes of nothing. --random-tiny is a tiny DiT and decoder with
+// (without --record, each recording goes to a new session_<time> directory). A world that can
+// encode frames (our autoencoder's) starts from the simulator's frames, so the first thing shown is
+// the world itself rather than what the model makes of nothing (--start noise: an empty state). --random-tiny is a tiny DiT and decoder with
 // random weights, labelled so in every line it prints: it shows that the loop runs, not a world.
 // A model without actions (world "none": SANA-Video, text-conditioned only) plays the same way;
 // its player sends empty actions, so keys change nothing. write_random_sana_video_world() makes
@@ -37,9 +37,9 @@ struct ModelPlayOptions {
   int block_frames = 0;          // latent frames per block, 0 = the world's
   int denoise_steps = 0;         // sampler steps per block (0: the world's)
   std::string snapshot_dir = ".";   // where F5/F9 and the overlay's slots save
-  std::string start = "noise";   // "noise": an empty state; "simulator": the state starts from the simulator's
-                                 // frames (FrameLoop::reset_from_simulator; worlds with an encoder; such a
-                                 // session records, but replay does not regenerate it yet)
+  std::string start = "auto";    // "simulator": the state starts from the simulator's frames (FrameLoop::
+                                 // reset_from_simulator; worlds with an encoder); "noise": an empty state;
+                                 // "auto": simulator when the world can encode frames, else noise
 };
 
 // A SANA-Video-shaped world with random weights, to try `play` and `bench` without a checkpoint

@@ -12,11 +12,13 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <utility>
 
 #include "envs/world.h"
 #include "kernels/core/error.h"
 #include "kernels/core/log.h"
 #include "sim/branching.h"
+#include "sim/fidelity.h"
 #include "sim/session.h"
 #include "sim/session_log.h"
 #include "sim/snapshot.h"
@@ -34,15 +36,26 @@ namespace fs = std::filesystem;
 
 std::string in_dir(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
-// The session an epoch starts from.
-Session start_epoch(const std::string& dir, const SessionHeader& header, const BlockLine& first, const WorldModel& model) {
+// The session an epoch starts from; for a simulator-seeded epoch, `context` gets the decoded context
+// (the loop showed its last frame before the epoch's first block).
+Session start_epoch(const std::string& dir, const SessionHeader& header, const BlockLine& first, const WorldModel& model,
+                    VideoBlock& context) {
   const EpochOrigin* origin = nullptr;
   for (const EpochOrigin& e : header.epochs)
     if (e.epoch == first.epoch) origin = &e;
   const std::string json = in_dir(dir, "session.json");
   WL_CHECK(origin, json, ": block ", first.block, " runs in epoch ", first.epoch, ", which 'epochs' does not list; hint: ",
            "the session directory is incomplete or damaged");
+  context = VideoBlock{};
   if (origin->origin == "fresh") return Session(model, StatePolicy::parse(first.state_policy), {first.seed});
+  if (origin->origin == "simulator_context") {   // FrameLoop::reset_from_simulator, again
+    const WorldModelInfo& w = model.info();
+    Session session(model, StatePolicy::parse(first.state_policy), {origin->seed});
+    SimulatorContext sim = simulator_context(w.world, 8 * w.latent_w, 8 * w.latent_h, origin->seed,
+                                             static_cast<int>(origin->context_frames));
+    context = session.seed(model.encode(sim.frames.to(model.latent_options().device())), {sim.actions});
+    return session;
+  }
   WL_CHECK(origin->origin == "snapshot", json, ": epoch ", first.epoch, " cannot be replayed: its origin is '", origin->origin,
            "' (", origin->file, "); hint: replay handles epochs that start fresh (reset) or from a loaded snapshot");
   const std::string path = in_dir(dir, origin->file);
@@ -74,9 +87,9 @@ void refuse_unreplayable(const std::string& dir, const SessionHeader& header, co
     seen.push_back(b.epoch);
     for (const EpochOrigin& e : header.epochs) {
       if (e.epoch != b.epoch) continue;
-      WL_CHECK(e.origin != "simulator_context", "replay refused: ", json, ": epoch ", e.epoch, " began with ",
-               event_of_epoch(header, e.epoch), " (reset from simulator: the state was seeded from encoded simulator ",
-               "frames), which replay does not regenerate; hint: record after a plain reset or a load");
+      WL_CHECK(e.origin != "simulator_context" || e.context_frames > 0, "replay refused: ", json, ": epoch ", e.epoch,
+               " began with ", event_of_epoch(header, e.epoch), " (reset from simulator), recorded without its seed and ",
+               "frame count (before worldloop replayed such epochs); hint: record it again");
       WL_CHECK(e.origin != "unavailable", "replay refused: ", json, ": epoch ", e.epoch, " began with ",
                event_of_epoch(header, e.epoch), ", but its snapshot could not be kept in the session (", e.file, ")");
     }
@@ -191,6 +204,7 @@ ReplayResult replay_session(const std::string& dir, const WorldModel& model, con
   refuse_unreplayable(dir, header, blocks, frames);
 
   const int64_t A = model.dit().config().action_dims;
+  VideoBlock context;   // the seeded context of a simulator-seeded epoch, until its first block
   std::unique_ptr<Session> session;
   int64_t epoch = -1;
   uint64_t hash = kFnvOffset;
@@ -199,7 +213,7 @@ ReplayResult replay_session(const std::string& dir, const WorldModel& model, con
     const std::string where = str(blocks_path, ": block ", b.block);
     WL_CHECK(b.actions.dims == A, where, " has ", b.actions.dims, " action dims, the model takes ", A);
     if (b.epoch != epoch) {
-      session = std::make_unique<Session>(start_epoch(dir, header, b, model));
+      session = std::make_unique<Session>(start_epoch(dir, header, b, model, context));
       epoch = b.epoch;
     }
     // Branching (sim/branching.h): a continue takes one row back out of the batch, a fork repeats
@@ -234,6 +248,7 @@ ReplayResult replay_session(const std::string& dir, const WorldModel& model, con
     LatentBlock latents = session->denoise_block(actions, sampler_for_steps(model.info(), b.denoise_steps));
     session->commit_state(latents);
     VideoBlock video = session->decode(latents);
+    const VideoBlock seeded = std::exchange(context, VideoBlock{});   // shown before this block, if its epoch was seeded
     ++result.blocks;
     auto it = shown.find(b.block);
     if (it == shown.end()) continue;
@@ -241,11 +256,17 @@ ReplayResult replay_session(const std::string& dir, const WorldModel& model, con
     pixels.resize(static_cast<size_t>(W) * H * 4);
     FrameTarget target{pixels.data(), W, H, 4LL * W, false};
     for (const FrameLine* line : it->second) {
-      WL_CHECK(line->block_frame >= 0 && line->block_frame < video.count(), actions_path, ": frame ", line->frame,
+      const bool is_context = line->block_frame == -1;
+      WL_CHECK(!is_context || seeded.frames.defined(), actions_path, ": frame ", line->frame, " is the seeded context shown ",
+               "before block ", b.block, ", but that block's epoch did not start from the simulator's frames; hint: the log is ",
+               "incomplete or was edited");
+      WL_CHECK(is_context || (line->block_frame >= 0 && line->block_frame < video.count()), actions_path, ": frame ", line->frame,
                " is frame ", line->block_frame, " of block ", b.block, ", which decodes to ", video.count(), " frames");
       WL_CHECK(line->row < K, actions_path, ": frame ", line->frame, " shows branch ", line->row + 1, " of block ", b.block,
                ", which made ", K, " sequence(s)");
-      if (line->row < 0)
+      if (is_context)
+        session->write_frame(seeded, 0, seeded.count() - 1, target);   // as the loop showed it, before the block
+      else if (line->row < 0)
         write_grid(*session, video, line->block_frame, target);   // the K futures side by side, as the loop showed them
       else
         session->write_frame(video, line->row, line->block_frame, target);

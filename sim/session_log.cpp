@@ -400,6 +400,10 @@ std::string session_json(const SessionHeader& h) {
       origin["seed"] = e.seed;
       origin["preroll"] = e.preroll;
     }
+    if (e.origin == "simulator_context") {
+      origin["seed"] = e.seed;
+      origin["context_frames"] = e.context_frames;
+    }
     j["epochs"].push_back(std::move(origin));
   }
   j["frames"] = h.frames;
@@ -445,6 +449,12 @@ SessionHeader parse_session_json(const std::string& text, const std::string& whe
       h.epochs.back().seed = get<uint64_t>(e, "seed", where);
       h.epochs.back().preroll = get<int64_t>(e, "preroll", where);
       WL_CHECK(h.epochs.back().preroll >= 0, where, ": epoch ", h.epochs.back().epoch, " has a negative 'preroll'");
+    }
+    if (h.epochs.back().origin == "simulator_context" && e.contains("context_frames")) {   // absent before replay regenerated it
+      h.epochs.back().seed = get<uint64_t>(e, "seed", where);
+      h.epochs.back().context_frames = get<int64_t>(e, "context_frames", where);
+      WL_CHECK(h.epochs.back().context_frames >= 1 && h.epochs.back().context_frames <= 1024, where, ": epoch ",
+               h.epochs.back().epoch, " has 'context_frames' ", h.epochs.back().context_frames, ", expected 1..1024");
     }
   }
   h.frames = get<int64_t>(j, "frames", where);
@@ -614,6 +624,15 @@ SessionRecorder::~SessionRecorder() {
   }
 }
 
+EpochOrigin SessionRecorder::epoch_origin(int64_t epoch, const std::string& file) const {
+  if (!file.empty()) return {epoch, "snapshot", file};
+  if (!simulator_context_) return {epoch, "fresh", ""};
+  EpochOrigin o{epoch, "simulator_context", ""};
+  o.seed = context_seed_;
+  o.context_frames = context_frames_;
+  return o;
+}
+
 std::string SessionRecorder::copy_origin() {
   if (origin_path_.empty()) return "";
   std::string found;
@@ -641,7 +660,7 @@ void SessionRecorder::start(const std::string& dir) {
     header_.events.clear();
     header_.settings.clear();
     std::string file = copy_origin();
-    header_.epochs.push_back({epoch_, file.empty() ? (simulator_context_ ? "simulator_context" : "fresh") : "snapshot", file});
+    header_.epochs.push_back(epoch_origin(epoch_, file));
     if (!epoch_blocks_.empty()) {
       const BlockLine& b = epoch_blocks_.front();
       header_.settings.push_back({b.block, b.denoise_steps, b.seed, b.actions.frames, b.state_policy});
@@ -721,7 +740,9 @@ void SessionRecorder::frame_shown(const FrameShown& f) {
   frames_seen_ = f.index + 1;
   last_time_ = f.time_s;
   if (!files_) return;
-  FrameLine line{f.index, f.time_s, f.block, f.block_frame, *f.action, *f.input, frame_fnv1a64(*f.pixels), f.row, f.side_by_side};
+  // A seeded context's frame is block_frame -1 of the block it was shown before.
+  FrameLine line{f.index, f.time_s, f.block, f.context ? -1 : f.block_frame, *f.action, *f.input, frame_fnv1a64(*f.pixels), f.row,
+                 f.side_by_side};
   files_->frame(line, *f.pixels);
 }
 
@@ -740,6 +761,8 @@ void SessionRecorder::event(const LoopEvent& e) {
   if (e.ok && (e.kind == "load" || e.kind == "reset")) {
     origin_path_ = e.kind == "load" ? e.path : "";
     simulator_context_ = e.kind == "reset" && e.name == "simulator";   // FrameLoop::reset_from_simulator
+    context_seed_ = e.seed;
+    context_frames_ = e.context_frames;
     try {
       origin_checksum_ = e.kind == "load" ? snapshot_checksum(e.path) : "";
     } catch (const std::exception&) {
@@ -753,7 +776,7 @@ void SessionRecorder::event(const LoopEvent& e) {
     epoch_blocks_.clear();
     try {
       std::string file = copy_origin();
-      header_.epochs.push_back({e.epoch, file.empty() ? (simulator_context_ ? "simulator_context" : "fresh") : "snapshot", file});
+      header_.epochs.push_back(epoch_origin(e.epoch, file));
     } catch (const std::exception& error) {   // the loop goes on; replay will refuse this epoch with the reason
       header_.epochs.push_back({e.epoch, "unavailable", error.what()});
     }

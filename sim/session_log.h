@@ -120,6 +120,7 @@ struct EpochOrigin {
   std::string file;
   uint64_t seed = 0;                   // origin "simulator": World::reset's seed
   int64_t preroll = 0;                 // origin "simulator": steps before the epoch's first frame recorded
+  int64_t context_frames = 0;          // origin "simulator_context": the simulator frames encoded (episode `seed`)
   bool operator==(const EpochOrigin&) const = default;
 };
 
@@ -229,6 +230,7 @@ class SessionRecorder final : public LoopObserver {
  private:
   void write_header();
   std::string copy_origin();   // the current epoch's snapshot into DIR/snapshots/ ("" for fresh)
+  EpochOrigin epoch_origin(int64_t epoch, const std::string& file) const;   // fresh, snapshot or simulator_context
 
   const WorldModel& model_;
   SessionHeader header_;
@@ -239,6 +241,8 @@ class SessionRecorder final : public LoopObserver {
   std::vector<BlockLine> epoch_blocks_;   // since the current epoch began
   std::string origin_path_, origin_checksum_;   // the snapshot the epoch was loaded from ("" = fresh)
   bool simulator_context_ = false;              // the epoch began from encoded simulator frames
+  uint64_t context_seed_ = 0;                   // ... of this episode seed
+  int64_t context_frames_ = 0;                  // ... this many
   std::optional<SettingsChange> settings_;      // the latest block's settings
   int64_t frames_seen_ = 0;
   double last_time_ = 0.0;

@@ -131,7 +131,7 @@ TEST(SessionLog, SessionJsonRoundTrip) {
   h.player = "policy explore";
   h.settings = {{0, 4, 7, 3, "global"}, {12, 2, 9, 3, "window:4"}};
   h.events = {{0, 0.0, "record_start", "", true, "recording into d", 0}, {40, 2.0, "load", "quick", true, "loaded", 1}};
-  h.epochs = {{0, "fresh", ""}, {1, "snapshot", "snapshots/epoch_1.wlsnap"}};
+  h.epochs = {{0, "fresh", ""}, {1, "snapshot", "snapshots/epoch_1.wlsnap"}, {2, "simulator_context", "", 7, 0, 8}};
   h.frames = 80;
   h.blocks = 8;
   h.frames_fnv1a64 = 0x1234ull;

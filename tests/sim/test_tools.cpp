@@ -294,26 +294,29 @@ TEST_F(Tools, ShippedWorldPlaysHeadlessIntoAnMp4) {
   CliResult r = run("play --world driving --headless --frames 12 --out '" + mp4 + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("12 frames"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("started from the simulator"), std::string::npos) << r.out;   // default: an empty state
+  EXPECT_NE(r.out.find("started from the simulator's frames"), std::string::npos) << r.out;   // it can encode
   EXPECT_GT(std::filesystem::file_size(mp4), 1000u);
-  // --start simulator: the state starts from the simulator's frames, so other frames are shown.
-  CliResult seeded = run("play --world driving --headless --frames 12 --start simulator");
-  ASSERT_EQ(seeded.code, 0) << seeded.err;
-  EXPECT_NE(seeded.out.find("started from the simulator's frames"), std::string::npos) << seeded.out;
+  // --start noise: the model's own start from an empty state, other frames.
+  CliResult noise = run("play --world driving --headless --frames 12 --start noise");
+  ASSERT_EQ(noise.code, 0) << noise.err;
+  EXPECT_EQ(noise.out.find("started from the simulator"), std::string::npos) << noise.out;
   auto hash = [](const std::string& out) { return out.substr(out.find("frames fnv1a64"), 31); };
-  EXPECT_NE(hash(seeded.out), hash(r.out));
-  // Such a session records, and replay refuses it by name rather than showing other frames.
-  const std::string seeded_session = path("seeded_session");
-  ASSERT_EQ(run("play --world driving --headless --frames 6 --start simulator --record '" + seeded_session + "'").code, 0);
-  CliResult refused = run("replay '" + seeded_session + "'");
-  EXPECT_NE(refused.code, 0);
-  EXPECT_NE(refused.err.find("reset from simulator"), std::string::npos) << refused.err;
-  // A session of a shipped world named by name records where the world lives, so it replays.
-  const std::string session = path("session");
-  ASSERT_EQ(run("play --world driving --headless --frames 9 --record '" + session + "'").code, 0);
-  CliResult replay = run("replay '" + session + "'");
-  EXPECT_EQ(replay.code, 0) << replay.err;
-  EXPECT_NE(replay.out.find("bit-identical"), std::string::npos) << replay.out;
+  EXPECT_NE(hash(noise.out), hash(r.out));
+  // A session of a shipped world named by name records where the world lives and the simulator
+  // frames it started from, so it replays, the context frame shown first included.
+  for (const char* start : {"auto", "noise"}) {
+    const std::string session = path(std::string("session_") + start);
+    ASSERT_EQ(run("play --world driving --headless --frames 9 --start " + std::string(start) + " --record '" + session + "'").code, 0);
+    std::ifstream first(session + "/actions.jsonl");
+    std::string line;
+    std::getline(first, line);
+    if (std::string(start) == "auto") {   // the seeded context's frame, shown before block 0
+      EXPECT_NE(line.find("\"block\":0,\"block_frame\":-1"), std::string::npos) << line;
+    }
+    CliResult replay = run("replay '" + session + "'");
+    EXPECT_EQ(replay.code, 0) << start << ": " << replay.err;
+    EXPECT_NE(replay.out.find("bit-identical"), std::string::npos) << start << ": " << replay.out;
+  }
 #endif
 }
 
@@ -325,7 +328,10 @@ TEST_F(Tools, PlayStartIsCheckedAgainstTheWorld) {
   EXPECT_NE(r.err.find("has no encoder"), std::string::npos) << r.err;
   CliResult bad = run("play --random-tiny --headless --frames 4 --start middle");
   EXPECT_NE(bad.code, 0);
-  EXPECT_NE(bad.err.find("--start must be noise or simulator, got 'middle'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("--start must be auto, simulator or noise, got 'middle'"), std::string::npos) << bad.err;
+  CliResult tiny = run("play --random-tiny --headless --frames 4");   // auto: no encoder, so from an empty state
+  EXPECT_EQ(tiny.code, 0) << tiny.err;
+  EXPECT_EQ(tiny.out.find("started from the simulator"), std::string::npos) << tiny.out;
 }
 
 // The shipped worlds decode one video frame per latent frame (Wan/TAEHV: four): rollout and synth
