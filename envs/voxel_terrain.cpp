@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "envs/rng.h"
 #include "kernels/core/error.h"
@@ -102,26 +103,36 @@ RayHit raycast(const VoxelGrid& g, Vec3 o, Vec3 d, float max_t, bool water_stops
   // Distance along the ray to the next cell boundary on each axis.
   float tx = (sx > 0 ? x + 1 - o.x : o.x - x) * dx, ty = (sy > 0 ? y + 1 - o.y : o.y - y) * dy,
         tz = (sz > 0 ? z + 1 - o.z : o.z - z) * dz;
-  const size_t stride_x = static_cast<size_t>(g.size_z) * g.size_y;
+  // The loop keeps the block index of (x, y, z) current as it steps (moving it by an axis stride)
+  // and tests x and z against the grid with one unsigned compare each; same cells, same tests.
+  const ptrdiff_t stride_x = static_cast<ptrdiff_t>(g.size_z) * g.size_y, stride_z = g.size_y;
+  const ptrdiff_t move_x = sx * stride_x, move_z = sz * stride_z;
+  const unsigned size_x = static_cast<unsigned>(g.size_x), size_z = static_cast<unsigned>(g.size_z);
+  const int max_top = g.max_top;
+  const Block* const blocks = g.blocks.data();
+  const Block see_through = water_stops ? Block::Air : Block::Water;  // besides air
+  ptrdiff_t cell = x * stride_x + z * stride_z + y;
   for (;;) {
     int axis;
     float t;
-    if (tx < ty && tx < tz) {
-      x += sx, t = tx, tx += dx, axis = 0;
-    } else if (ty < tz) {
-      y += sy, t = ty, ty += dy, axis = 1;
+    // x when tx < ty && tx < tz, as one compare against the smaller of ty and tz (never NaN).
+    const bool y_before_z = ty < tz;
+    if (tx < (y_before_z ? ty : tz)) {
+      x += sx, t = tx, tx += dx, axis = 0, cell += move_x;
+    } else if (y_before_z) {
+      y += sy, t = ty, ty += dy, axis = 1, cell += sy;
     } else {
-      z += sz, t = tz, tz += dz, axis = 2;
+      z += sz, t = tz, tz += dz, axis = 2, cell += move_z;
     }
     if (t > max_t) return hit;
     // Leaving the grid sideways or downwards, or rising above every column, can never hit again.
-    if (x < 0 || z < 0 || x >= g.size_x || z >= g.size_z || y < 0) return hit;
-    if (y >= g.max_top) {
+    if (static_cast<unsigned>(x) >= size_x || static_cast<unsigned>(z) >= size_z || y < 0) return hit;
+    if (y >= max_top) {
       if (sy > 0) return hit;
       continue;
     }
-    Block b = g.blocks[x * stride_x + static_cast<size_t>(z) * g.size_y + y];
-    if (b == Block::Air || (b == Block::Water && !water_stops)) continue;
+    const Block b = blocks[cell];
+    if (b == Block::Air || b == see_through) continue;
     hit.hit = true;
     hit.x = x, hit.y = y, hit.z = z, hit.t = t, hit.block = b;
     int step = axis == 0 ? sx : axis == 1 ? sy : sz;

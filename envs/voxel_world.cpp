@@ -256,12 +256,19 @@ void VoxelWorld::render() {
   const bool under_water = grid_.at(static_cast<int>(std::floor(eye.x)), static_cast<int>(std::floor(eye.y)),
                                     static_cast<int>(std::floor(eye.z))) == Block::Water;
   const float view = under_water ? 20.f : kViewDistance;
+  // The ray through pixel (px, py) is normalize((fwd + right * u[px]) + up * v[py]); the first sum
+  // depends on the column only, so it is made once per column (same operations, same bits).
+  column_rays_.resize(W);
+  for (int px = 0; px < W; ++px) {
+    const float u = (2.f * (px + 0.5f) / W - 1.f) * tan_h * aspect;
+    column_rays_[px] = fwd + right * u;
+  }
   uint8_t* out = frame_.rgb.data();
   for (int py = 0; py < H; ++py) {
     const float v = (1.f - 2.f * (py + 0.5f) / H) * tan_h;
+    const Vec3 up_v = up * v;
     for (int px = 0; px < W; ++px, out += 3) {
-      const float u = (2.f * (px + 0.5f) / W - 1.f) * tan_h * aspect;
-      const Vec3 d = normalize(fwd + right * u + up * v);
+      const Vec3 d = normalize(column_rays_[px] + up_v);
       RayHit h = raycast(grid_, eye, d, view, !under_water);
       Vec3 c;
       if (!h.hit) {

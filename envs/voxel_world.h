@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "envs/voxel_terrain.h"
 #include "envs/world.h"
@@ -61,6 +62,7 @@ class VoxelWorld : public World {
   std::array<int, 3> attack_target_{};   // that block
   int use_cooldown_ = 0;                 // ticks until holding use places again
   Frame frame_;
+  std::vector<Vec3> column_rays_;        // render() scratch: the column part of each pixel's ray [W]
 };
 
 }  // namespace wl
