@@ -201,6 +201,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train_cmd->add_option("--df-weight", train.df_weight, "Stage rollout: weight of the dit loss beside the rollout loss")
       ->capture_default_str();
+  train_cmd->add_option("--rollout-blocks", train.rollout_blocks,
+                        "Stage rollout: blocks per self-generated clip (0: a training clip's); the state keeps the world's window")
+      ->capture_default_str();
   train_cmd->add_option("--data", train.data, "A `worldloop dataset` folder instead of simulating on the fly");
   train_cmd->add_option("--steps", train.steps, "Optimizer steps in total")->capture_default_str();
   train_cmd->add_option("--batch", train.batch, "Frames (ae) or clips (dit) per step; 0: ae 16, dit 8")->capture_default_str();

@@ -135,7 +135,8 @@ class DiTStage final : public Stage {
  public:
   DiTStage(const TrainOptions& o, LinearDiT dit, AutoEncoder ae, at::Device device)
       : o_(o), dit_(std::move(dit)), ae_(std::move(ae)), device_(device),
-        source_(make_clip_source(o, o.clip_frames, o.batch, o.contrast > 0 ? o.contrast_blocks * o.block_frames : 0)) {
+        source_(make_clip_source(o, o.rollout_blocks > 0 ? o.rollout_blocks * o.block_frames : o.clip_frames, o.batch,
+                                 o.contrast > 0 ? o.contrast_blocks * o.block_frames : 0)) {
     dit_.set_trainable(true);
     const int64_t nb = o.clip_frames / o.block_frames;
     chunks_.assign(static_cast<size_t>(nb), o.block_frames);
@@ -173,7 +174,10 @@ class DiTStage final : public Stage {
     }
     at::Tensor a = actions.to(device_);                                                 // [B, F, A]
     CaptionContext ctx = dit_.encode_caption(caption_, mask_);
-    at::Tensor df = forcing_loss(x0, a, ctx, step);
+    // A rollout clip longer than a training clip (--rollout-blocks): the dit loss sees its last clip_frames.
+    const int64_t F0 = o_.clip_frames;
+    at::Tensor df = F > F0 ? forcing_loss(x0.narrow(2, F - F0, F0), a.narrow(1, F - F0, F0), ctx, step)
+                           : forcing_loss(x0, a, ctx, step);
     if (o_.stage == "dit") return df;
     at::Tensor rollout = rollout_loss(x0, a, ctx, step);
     return o_.df_weight > 0 ? rollout + o_.df_weight * df : rollout;
@@ -247,7 +251,10 @@ class DiTStage final : public Stage {
     at::Generator gen = step_generator(o_.seed, step, 3);
     const int64_t truth_blocks = at::randint(0, 2, {1}, gen).item<int64_t>();   // 0 or 1 ground-truth blocks first
     at::Tensor picks = at::randint(0, n_steps, {nb}, gen);                     // the step with gradient, per block
-    WorldState state = dit_.new_state(B, x0.size(3), x0.size(4), StatePolicy{});
+    // Past a training clip's length the state keeps the world's window, as play's does.
+    const int64_t window = o_.clip_frames / T - 1;
+    const StatePolicy policy = window >= 1 && nb > window + 1 ? StatePolicy::parse(str("window:", window)) : StatePolicy{};
+    WorldState state = dit_.new_state(B, x0.size(3), x0.size(4), policy);
     const auto options = x0.options();
     at::Tensor total = at::zeros({}, options);
     int64_t terms = 0;
@@ -366,6 +373,7 @@ nlohmann::json recipe(const TrainOptions& o) {
   } else {
     if (o.stage == "rollout") {
       j["df_weight"] = o.df_weight;
+      if (o.rollout_blocks != 0) j["rollout_blocks"] = o.rollout_blocks;
     } else {
       j["model_size"] = o.model_size;
     }
@@ -435,6 +443,10 @@ TrainOptions checked(TrainOptions o) {
   }
   WL_CHECK(o.contrast_blocks == 1 || o.contrast > 0, "train: --contrast-blocks is for counterfactual pairs; add --contrast W");
   WL_CHECK(o.reuse >= 1 && o.reuse <= 16, "train: --reuse must be 1..16, got ", o.reuse);
+  WL_CHECK(o.rollout_blocks == 0 || o.stage == "rollout", "train: --rollout-blocks is for the rollout stage");
+  WL_CHECK(o.rollout_blocks == 0 || (o.rollout_blocks >= o.clip_frames / o.block_frames && o.rollout_blocks <= 64),
+           "train: --rollout-blocks must be 0 or ", o.clip_frames / o.block_frames, "..64 (at least a training clip's ",
+           "blocks), got ", o.rollout_blocks);
   WL_CHECK(o.reuse == 1 || o.stage != "ae", "train: --reuse is for the dit and rollout stages, not ae");
   WL_CHECK(o.size >= 16 && o.size <= 1024 && o.size % 8 == 0, "train: --size must be a multiple of 8 in 16..1024, got ", o.size);
   WL_CHECK(o.checkpoint_every >= 1 && o.log_every >= 1 && o.warmup >= 0, "train: checkpoint and log intervals must be >= 1");

@@ -77,7 +77,11 @@ struct TrainOptions {
   double timestep_shift = 3.0;      // training sigma = shift u / (1 + (shift - 1) u), u ~ U(0, 1); the world's sampler shift
   int denoise_steps = 4;            // the world's sampler steps (uniform schedule), trained on by rollout
   // rollout
-  double df_weight = 0.5;           // weight of the dit (diffusion forcing) loss beside the rollout loss
+  double df_weight = 0.5;           // weight of the dit (diffusion forcing) loss beside the rollout loss (on the
+                                    // last clip_frames frames of a longer rollout clip)
+  int rollout_blocks = 0;           // blocks per self-generated clip (0: clip_frames / block_frames); past that the
+                                    // state keeps the world's window (clip_frames / block_frames - 1 blocks), as play
+                                    // does, so the model learns to hold a scene longer than a training clip
   bool progress = true;             // progress lines on the output stream
 };
 

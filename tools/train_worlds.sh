@@ -12,6 +12,7 @@
 # by the world's scripted policy and half by sticky_random), else from simulators on the fly.
 # WL_TRAIN_ARGS: extra flags for the dit and rollout stages (word-split), e.g. --action-lr-scale 10;
 # WL_TRAIN_ARGS_<WORLD> (e.g. WL_TRAIN_ARGS_VOXEL) adds flags for that world's only, after them.
+# WL_ROLLOUT_ARGS: flags for the rollout stage only (e.g. --rollout-blocks 8).
 # On a machine with several GPUs (WL_GPUS, default: nvidia-smi's count) the first world gets GPU 0
 # to itself and the others share the rest in turn: the three worlds kept one GPU 98-100% busy.
 set -euo pipefail
@@ -62,7 +63,7 @@ train_world() {
   stage dit "$r/dit" --world "$w" "${data[@]}" "${from[@]}" --steps 100000 --batch "${WL_DIT_BATCH:-16}" --lr 3e-4 \
     --warmup 300 --max-minutes "${WL_DIT_MINUTES:-11}" --checkpoint-every 1000 --log-every 250 $args
   stage rollout "$r/rollout" --world "$w" "${data[@]}" --init "$r/dit" --steps 100000 --batch "${WL_ROLLOUT_BATCH:-8}" --lr 1e-4 --warmup 50 \
-    --max-minutes "${WL_ROLLOUT_MINUTES:-6}" --checkpoint-every 200 --log-every 50 $args
+    --max-minutes "${WL_ROLLOUT_MINUTES:-6}" --checkpoint-every 200 --log-every 50 $args ${WL_ROLLOUT_ARGS:-}
 }
 
 # Datasets: parts of WL_DATA_EPISODES episodes of 200 frames each, all cores at once.

@@ -369,6 +369,34 @@ TEST(Train, RolloutStartsFromADiTRunAndLearns) {
   EXPECT_EQ(j["world"]["state_policy"], "window:1");
 }
 
+// --rollout-blocks: self-generated clips longer than a training clip, past which the state keeps the
+// world's window (as play's does); the world it exports keeps that window; too short, or a dit
+// stage, is refused.
+TEST(Train, RolloutBlocksGenerateLongerClipsWithTheWorldsWindow) {
+  TempDir dir;
+  run_train(dit_options(dir.path / "dit", random_ae_file(dir.path), 2), std::cout);
+  TrainSummary plain = run_train(rollout_options(dir.path / "plain", dir.path / "dit", 3), std::cout);
+  TrainOptions o = rollout_options(dir.path / "long", dir.path / "dit", 3);
+  o.rollout_blocks = 4;   // 2 blocks per training clip: 4 generated, the state a window of 1
+  TrainSummary longer = run_train(o, std::cout);
+  ASSERT_EQ(longer.losses.size(), 3u);
+  for (double l : longer.losses) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_NE(plain.losses[0], longer.losses[0]);
+  std::ifstream in(fs::path(longer.checkpoint) / "config.json");
+  nlohmann::json j = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  EXPECT_EQ(j["world"]["state_policy"], "window:1");
+  std::ifstream recipe(dir.path / "long" / "run.json");
+  std::string text((std::istreambuf_iterator<char>(recipe)), {});
+  EXPECT_NE(text.find("\"rollout_blocks\": 4"), std::string::npos) << text;
+  TrainOptions bad = rollout_options(dir.path / "short", dir.path / "dit", 1);
+  bad.rollout_blocks = 1;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--rollout-blocks must be 0 or 2..64"), std::string::npos);
+  bad = dit_options(dir.path / "dit_long", random_ae_file(dir.path), 1);
+  bad.rollout_blocks = 4;
+  EXPECT_NE(error_of([&] { run_train(bad, std::cout); }).find("--rollout-blocks is for the rollout stage"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path / "short"));
+}
+
 TEST(Train, RolloutResumeIsExact) {
   TempDir dir;
   run_train(dit_options(dir.path / "dit", random_ae_file(dir.path), 2), std::cout);
