@@ -104,4 +104,12 @@ SimulatorContext simulator_context(const std::string& world_name, int width, int
   return out;
 }
 
+VideoBlock seed_from_simulator(Session& session, const WorldModel& model, uint64_t seed, int frames, SimulatorContext* context) {
+  const WorldModelInfo& w = model.info();
+  SimulatorContext sim = simulator_context(w.world, 8 * w.latent_w, 8 * w.latent_h, seed, frames);
+  VideoBlock video = session.seed(model.encode(sim.frames.to(model.latent_options().device())), {sim.actions});   // [1, C, N, h, w]
+  if (context) *context = std::move(sim);
+  return video;
+}
+
 }  // namespace wl

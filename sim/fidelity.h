@@ -68,4 +68,13 @@ struct SimulatorContext {
 };
 SimulatorContext simulator_context(const std::string& world, int width, int height, uint64_t seed, int frames);
 
+class Session;
+class WorldModel;
+struct VideoBlock;
+// Seeds `session` (one sequence) with `frames` frames of the model's world simulated from `seed`
+// (simulator_context, encoded, Session::seed): "reset from simulator", and replay's redo of it.
+// Returns the decoded context; `context` (optional) gets the simulator's frames and actions.
+VideoBlock seed_from_simulator(Session& session, const WorldModel& model, uint64_t seed, int frames,
+                               SimulatorContext* context = nullptr);
+
 }  // namespace wl

@@ -720,9 +720,7 @@ bool FrameLoop::reset_from_simulator() {
   SimulatorContext context;
   VideoBlock video;
   try {
-    context = simulator_context(w.world, 8 * w.latent_w, 8 * w.latent_h, seed, kSeedFrames);
-    at::Tensor latents = m.model.encode(context.frames.to(m.model.latent_options().device()));   // [1, C, N, h, w]
-    video = next->seed(latents, {context.actions});
+    video = seed_from_simulator(*next, m.model, seed, kSeedFrames, &context);
   } catch (const std::exception& e) {
     m.message = str("reset from simulator failed: ", e.what());
     WL_LOG_WARN("reset", m.message);

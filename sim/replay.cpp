@@ -49,11 +49,8 @@ Session start_epoch(const std::string& dir, const SessionHeader& header, const B
   context = VideoBlock{};
   if (origin->origin == "fresh") return Session(model, StatePolicy::parse(first.state_policy), {first.seed});
   if (origin->origin == "simulator_context") {   // FrameLoop::reset_from_simulator, again
-    const WorldModelInfo& w = model.info();
     Session session(model, StatePolicy::parse(first.state_policy), {origin->seed});
-    SimulatorContext sim = simulator_context(w.world, 8 * w.latent_w, 8 * w.latent_h, origin->seed,
-                                             static_cast<int>(origin->context_frames));
-    context = session.seed(model.encode(sim.frames.to(model.latent_options().device())), {sim.actions});
+    context = seed_from_simulator(session, model, origin->seed, static_cast<int>(origin->context_frames));
     return session;
   }
   WL_CHECK(origin->origin == "snapshot", json, ": epoch ", first.epoch, " cannot be replayed: its origin is '", origin->origin,

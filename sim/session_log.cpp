@@ -626,7 +626,7 @@ SessionRecorder::~SessionRecorder() {
 
 EpochOrigin SessionRecorder::epoch_origin(int64_t epoch, const std::string& file) const {
   if (!file.empty()) return {epoch, "snapshot", file};
-  if (!simulator_context_) return {epoch, "fresh", ""};
+  if (context_frames_ == 0) return {epoch, "fresh", ""};
   EpochOrigin o{epoch, "simulator_context", ""};
   o.seed = context_seed_;
   o.context_frames = context_frames_;
@@ -760,9 +760,9 @@ RecordStatus SessionRecorder::status() const {
 void SessionRecorder::event(const LoopEvent& e) {
   if (e.ok && (e.kind == "load" || e.kind == "reset")) {
     origin_path_ = e.kind == "load" ? e.path : "";
-    simulator_context_ = e.kind == "reset" && e.name == "simulator";   // FrameLoop::reset_from_simulator
-    context_seed_ = e.seed;
-    context_frames_ = e.context_frames;
+    const bool seeded = e.kind == "reset" && e.name == "simulator";   // FrameLoop::reset_from_simulator
+    context_frames_ = seeded ? e.context_frames : 0;
+    context_seed_ = seeded ? e.seed : 0;
     try {
       origin_checksum_ = e.kind == "load" ? snapshot_checksum(e.path) : "";
     } catch (const std::exception&) {

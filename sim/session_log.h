@@ -240,9 +240,8 @@ class SessionRecorder final : public LoopObserver {
   int64_t epoch_ = 0;
   std::vector<BlockLine> epoch_blocks_;   // since the current epoch began
   std::string origin_path_, origin_checksum_;   // the snapshot the epoch was loaded from ("" = fresh)
-  bool simulator_context_ = false;              // the epoch began from encoded simulator frames
+  int64_t context_frames_ = 0;                  // > 0: the epoch began from this many encoded simulator frames
   uint64_t context_seed_ = 0;                   // ... of this episode seed
-  int64_t context_frames_ = 0;                  // ... this many
   std::optional<SettingsChange> settings_;      // the latest block's settings
   int64_t frames_seen_ = 0;
   double last_time_ = 0.0;

@@ -130,6 +130,13 @@ class AEStage final : public Stage {
   at::Tensor raw_;   // this step's raw latents, for the statistics
 };
 
+// The state play keeps for a world trained on these clips: the context blocks a training clip had,
+// so play never leaves what was learnt.
+std::string world_state_policy(const TrainOptions& o) {
+  const int64_t blocks = o.clip_frames / o.block_frames;
+  return blocks > 1 ? str("window:", blocks - 1) : "global";
+}
+
 // Stages dit and rollout: the same model, data and files; rollout adds the self-generated clips.
 class DiTStage final : public Stage {
  public:
@@ -188,15 +195,13 @@ class DiTStage final : public Stage {
     for (const auto& [name, t] : dit_.weights()) cpu[name] = t.detach().to(at::kCPU, at::kFloat);
     save_dit_checkpoint((dir / "model.safetensors").string(), cpu, dit_.config());
     nlohmann::json j = nlohmann::json::parse(config_to_json(dit_.config()));
-    const int64_t latent = o_.size / 8, blocks = o_.clip_frames / o_.block_frames;
-    // The state keeps the blocks a training clip had as context, so play never leaves what was learnt.
-    const std::string policy = blocks > 1 ? str("window:", blocks - 1) : "global";
+    const int64_t latent = o_.size / 8;
     j["world"] = {{"name", o_.world},
                   {"latent_h", latent},
                   {"latent_w", latent},
                   {"fps", 20},
                   {"block_frames", o_.block_frames},
-                  {"state_policy", policy},
+                  {"state_policy", world_state_policy(o_)},
                   {"decoder", "../ae.safetensors"},
                   {"sampler", {{"schedule", "uniform"}, {"flow_shift", o_.timestep_shift}, {"steps", o_.denoise_steps}}}};
     write_text_atomic(dir / "config.json", j.dump(2) + "\n");
@@ -252,8 +257,7 @@ class DiTStage final : public Stage {
     const int64_t truth_blocks = at::randint(0, 2, {1}, gen).item<int64_t>();   // 0 or 1 ground-truth blocks first
     at::Tensor picks = at::randint(0, n_steps, {nb}, gen);                     // the step with gradient, per block
     // Past a training clip's length the state keeps the world's window, as play's does.
-    const int64_t window = o_.clip_frames / T - 1;
-    const StatePolicy policy = window >= 1 && nb > window + 1 ? StatePolicy::parse(str("window:", window)) : StatePolicy{};
+    const StatePolicy policy = nb > o_.clip_frames / T ? StatePolicy::parse(world_state_policy(o_)) : StatePolicy{};
     WorldState state = dit_.new_state(B, x0.size(3), x0.size(4), policy);
     const auto options = x0.options();
     at::Tensor total = at::zeros({}, options);
