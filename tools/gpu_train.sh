@@ -19,7 +19,8 @@
 #                                    its weights waiting here), and score it beside the
 #                                    shipped one with `worldloop eval` on the GPU (8 seeds, horizons 1
 #                                    and 8, response; OUT/eval_<world>_{shipped,trained}.txt and .json)
-# WL_TRAIN_ARGS adds flags to the dit and rollout stages (e.g. --action-lr-scale 10).
+# WL_TRAIN_ARGS adds flags to the dit and rollout stages (e.g. --action-lr-scale 10); WL_WORLDS (e.g.
+# "voxel robot") trains only those worlds, which then share the GPU and the cores among fewer.
 # Build and runs live outside the repository copy (WL_GPU_WORK, default /tmp/wl-gpu): a device call
 # replaces the carried repository folders, and with them anything written inside.
 set -uo pipefail
@@ -137,8 +138,8 @@ case $mode in
     # loader ("Cannot load libtorch_cpu.so"), as every stage did in the 14:32 UTC lease.
     cd "$private" || exit 1
     WL_AE_MINUTES=${WL_AE_MINUTES:-3} WL_DIT_MINUTES=$dit WL_ROLLOUT_MINUTES=$rollout \
-      setsid nohup bash "$private/train_worlds.sh" "$private/build" "$runs" > "$runs/train_worlds.log" 2>&1 < /dev/null &
-    echo "[launch] training started: dit $dit min, rollout $rollout min per world"
+      setsid nohup bash "$private/train_worlds.sh" "$private/build" "$runs" ${WL_WORLDS:-} > "$runs/train_worlds.log" 2>&1 < /dev/null &
+    echo "[launch] training started (${WL_WORLDS:-all worlds}): dit $dit min, rollout $rollout min per world"
     ;;
   pack)
     watch 480 || echo "[pack] still training after 8 minutes; packing the latest checkpoints"
