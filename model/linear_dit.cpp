@@ -46,6 +46,20 @@ at::Tensor timestep_sinusoid(const at::Tensor& t, int dim) {
 
 enum class Attention { Bidirectional, WithState, Chunked };
 
+// `t` [b, ...] made [B, ...] for a batch whose row i reads t's row i % b (b divides B).
+at::Tensor batch_rows(const at::Tensor& t, int64_t B) {
+  const int64_t b = t.size(0);
+  if (b == B) return t;
+  if (b == 1) {
+    std::vector<int64_t> sizes = t.sizes().vec();
+    sizes[0] = B;
+    return t.expand(sizes);
+  }
+  std::vector<int64_t> repeats(t.dim(), 1);
+  repeats[0] = B / b;
+  return t.repeat(repeats);
+}
+
 }  // namespace
 
 struct LinearDiT::Impl {
@@ -271,12 +285,13 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
   const int64_t hw = gh * gw, N = f * hw, D = c.hidden;
   WL_CHECK(static_cast<int64_t>(caption.keys.size()) == c.depth, "caption context was made for another model (",
            caption.keys.size(), " blocks, this model has ", c.depth, ")");
-  WL_CHECK(caption.bias.size(0) == B || caption.bias.size(0) == 1, "caption batch ", caption.bias.size(0),
-           " does not match the latent batch ", B);
+  WL_CHECK(B % caption.bias.size(0) == 0, "caption batch ", caption.bias.size(0), " does not divide the latent batch ", B);
   if (state) {
-    WL_CHECK(state->batch() == B && state->grid_h() == gh && state->grid_w() == gw, "world state is for batch ",
-             state->batch(), " and a ", state->grid_h(), "x", state->grid_w(), " token grid; this block has batch ", B,
-             " and ", gh, "x", gw);
+    WL_CHECK((state->batch() == B || (!commit && B % state->batch() == 0)) && state->grid_h() == gh &&
+                 state->grid_w() == gw,
+             "world state is for batch ", state->batch(), " and a ", state->grid_h(), "x", state->grid_w(),
+             " token grid; this block has batch ", B, " and ", gh, "x", gw,
+             commit ? " (a commit needs the state's batch)" : " (a look needs a multiple of the state's batch)");
     WL_CHECK(state->empty() || step.first_frame == state->next_frame(), "block starts at frame ", step.first_frame,
              " but the world state continues at frame ", state->next_frame());
   }
@@ -361,13 +376,13 @@ at::Tensor LinearDiT::Impl::run(const DiTStep& step, const CaptionContext& capti
     q = q.view({B, N, c.heads, c.head_dim}).transpose(1, 2);                               // [B, H, N, d]
     const at::Tensor& K = caption.keys[i];
     const at::Tensor& V = caption.values[i];
-    at::Tensor cross = at::scaled_dot_product_attention(q, K.expand({B, -1, -1, -1}), V.expand({B, -1, -1, -1}),
-                                                        caption.bias.expand({B, -1, -1, -1}).to(q.scalar_type()));
+    at::Tensor cross = at::scaled_dot_product_attention(q, batch_rows(K, B), batch_rows(V, B),
+                                                        batch_rows(caption.bias, B).to(q.scalar_type()));
     cross = at::linear(cross.transpose(1, 2).reshape({B, N, D}), bw.cproj_w, bw.cproj_b);   // [B, N, D]
     x = x + cross;
 
     h = (frames(layer_norm(x, c.norm_eps)) * (1 + mod(4)) + mod(3)).view({B, N, D});
-    at::Tensor prev = state ? state->conv(i) : at::Tensor();
+    at::Tensor prev = state ? batch_rows(state->conv(i), B) : at::Tensor();
     at::Tensor last_frame;
     at::Tensor ff = mix_ffn(bw, h, f, gh, gw, prev, chunks, last_frame);                    // [B, N, D]
     x = x + (frames(ff) * mod(5)).view({B, N, D});
@@ -405,8 +420,8 @@ at::Tensor LinearDiT::Impl::self_attention(const BlockWeights& bw, int layer, co
     for (int64_t frames : *chunks) chunk_tokens.push_back(frames * hw);
     out = linear_attention_chunked(q, k, qr, kr, v, chunk_tokens, c.linear_attn_eps);
   } else {
-    at::Tensor S_prev = state ? state->S(layer) : at::Tensor();
-    at::Tensor z_prev = state ? state->z(layer) : at::Tensor();
+    at::Tensor S_prev = state ? batch_rows(state->S(layer), B) : at::Tensor();
+    at::Tensor z_prev = state ? batch_rows(state->z(layer), B) : at::Tensor();
     blk = linear_attention(q, k, qr, kr, v, S_prev, z_prev, c.linear_attn_eps);
     out = blk.out;
   }

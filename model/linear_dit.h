@@ -93,6 +93,9 @@ class LinearDiT {
   WorldState new_state(int64_t batch, int64_t latent_h, int64_t latent_w, StatePolicy policy) const;
 
   at::Tensor forward(const DiTStep& step, const CaptionContext& caption) const;
+  // With a state: the block continues it (commit = true stores the block in it). A look that does
+  // not commit may run k times the state's batch: row i reads state row i % batch (the conditional
+  // and no-action halves of guidance in one pass). The caption's batch divides B the same way.
   at::Tensor forward(const DiTStep& step, const CaptionContext& caption, WorldState& state, bool commit) const;
   // chunks: latent frames per chunk, summing to T.
   at::Tensor forward_chunked(const DiTStep& step, const CaptionContext& caption, const std::vector<int64_t>& chunks) const;

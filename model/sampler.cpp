@@ -77,9 +77,10 @@ at::Tensor generate_block(const LinearDiT& model, const CaptionContext& caption,
   std::vector<int64_t> shape = {B, c.in_channels, frames, state.grid_h() * c.patch[1], state.grid_w() * c.patch[2]};
   const at::Tensor& like = state.conv(0);
   auto options = at::TensorOptions().dtype(like.scalar_type()).device(like.device());
+  size_t step = 0;   // sample_block calls the denoiser once per step, in order
   Denoiser denoise = [&](const at::Tensor& x, double t) {
     return guided_velocity(model, {x, at::full({B}, t, options.dtype(at::kFloat)), actions, first}, caption, state,
-                           config.action_guidance);
+                           config.guidance_at(step++));
   };
   at::Tensor clean = sample_block(config, shape, options, noise, denoise);
   model.forward({clean, at::zeros({B}, options.dtype(at::kFloat)), actions, first}, caption, state, /*commit=*/true);

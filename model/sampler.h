@@ -24,9 +24,16 @@ struct SamplerConfig {
   double flow_shift = 7.0;                              // sigma grid shift
   // Classifier-free action guidance w: v = v(no action) + w * (v(actions) - v(no action)), the "no
   // action" pass dropping the block's action embedding (DiTStep::action_keep = 0; worlds trained with
-  // action dropout know that condition). 1: the plain conditional pass; above 1 costs a second
-  // forward pass per step. Models without actions ignore it.
+  // action dropout know that condition). 1: the plain conditional pass; above 1 runs both in one
+  // forward pass of twice the batch per step. Models without actions ignore it.
   double action_guidance = 1.0;
+  // Guide only the first N denoise steps (0: all). The first step lays out where things go, which is
+  // what the action decides; the later ones refine the look, and guiding them can drift the colours.
+  int action_guidance_steps = 0;
+  // The guidance w of denoise step `step` (0-based): action_guidance, or 1 past action_guidance_steps.
+  double guidance_at(size_t step) const {
+    return action_guidance_steps == 0 || step < static_cast<size_t>(action_guidance_steps) ? action_guidance : 1.0;
+  }
 };
 
 // sigma of a timestep on the shifted 1000-point grid (see above); throws for t outside [0, 1000].
@@ -51,7 +58,8 @@ class NoiseSource {
 using Denoiser = std::function<at::Tensor(const at::Tensor& x, double timestep)>;
 
 // The velocity of one denoise step under the config's action guidance (see SamplerConfig): one
-// forward pass (commit = false) at w = 1 or without actions, two otherwise.
+// forward pass (commit = false); at w != 1 that pass runs twice the batch (conditional rows, then the
+// no-action rows, reading one state), so guidance costs less than a second pass.
 at::Tensor guided_velocity(const LinearDiT& model, const DiTStep& step, const CaptionContext& caption, WorldState& state,
                            double action_guidance);
 

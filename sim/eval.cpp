@@ -411,6 +411,8 @@ void check_options(EvalOptions& o) {
   WL_CHECK(o.denoise_steps >= 0 && o.denoise_steps <= 50, "eval: --denoise-steps must be 0..50, got ", o.denoise_steps);
   WL_CHECK(o.action_guidance < 0 || o.action_guidance <= 20, "eval: --action-guidance must be in [0, 20], got ",
            o.action_guidance);
+  WL_CHECK(o.action_guidance_steps >= -1 && o.action_guidance_steps <= 50,
+           "eval: --action-guidance-steps must be 0..50 (0: all steps), got ", o.action_guidance_steps);
 }
 
 // [SECTION] the report
@@ -437,7 +439,12 @@ std::string range_text(const std::array<double, 3>& lo, const std::array<double,
 std::string setup_line(const EvalReport& r, const EvalOptions& o) {
   return str(r.world, " world ", r.label, " (hash ", r.model_hash, "); seeds ", r.seeds.front(), "..", r.seeds.back(),
              ", ", o.context_frames, " context frames, block ", r.block_frames, ", ", o.denoise_steps, " denoise steps, ",
-             o.action_guidance != 1.0 ? str("action guidance ", o.action_guidance, ", ") : std::string(),
+             o.action_guidance != 1.0 ? str("action guidance ", o.action_guidance,
+                                            o.action_guidance_steps == 1   ? std::string(" on the first step")
+                                            : o.action_guidance_steps > 1 ? str(" on the first ", o.action_guidance_steps, " steps")
+                                                                          : std::string(),
+                                            ", ")
+                                       : std::string(),
              o.policy.empty() ? "the world's" : o.policy, " policy, ", o.device, "; worldloop ", kVersion, " commit ",
              kGitCommit, " (", kBuildFlavour, ")");
 }
@@ -508,7 +515,7 @@ std::string eval_json(const EvalReport& r) {
   j["options"] = {{"model", o.model}, {"horizons", o.horizons}, {"context_frames", o.context_frames},
                   {"response_frames", o.response_frames}, {"stability_frames", o.stability_frames},
                   {"motion_window", o.motion_window}, {"colour_margin", o.colour_margin},
-                  {"denoise_steps", o.denoise_steps}, {"action_guidance", o.action_guidance}, {"policy", o.policy}, {"device", o.device},
+                  {"denoise_steps", o.denoise_steps}, {"action_guidance", o.action_guidance}, {"action_guidance_steps", o.action_guidance_steps}, {"policy", o.policy}, {"device", o.device},
                   {"ssim", "per-channel mean, 11x11 Gaussian window sigma 1.5, valid region"}, {"psnr", "RGB in [0, 1]"}};
   j["fidelity"] = nlohmann::json::array();
   for (const auto& h : r.horizons)
@@ -597,6 +604,10 @@ EvalReport run_eval(const EvalOptions& options, std::ostream& out) {
   s.sampler = sampler_for_steps(model->info(), o.denoise_steps);
   if (o.action_guidance < 0) o.action_guidance = model->info().action_guidance;
   s.sampler.action_guidance = o.action_guidance;
+  if (o.action_guidance_steps < 0) o.action_guidance_steps = model->info().action_guidance_steps;
+  WL_CHECK(o.action_guidance_steps <= o.denoise_steps, "eval: --action-guidance-steps (", o.action_guidance_steps,
+           ") is more than the ", o.denoise_steps, " denoise steps");
+  s.sampler.action_guidance_steps = o.action_guidance_steps;
   s.range = model->make_decoder()->range();
   s.o = &o;
 

@@ -32,6 +32,7 @@ struct EvalOptions {
   int denoise_steps = 0;                       // sampler steps per block; 0 = the world's
   int block_frames = 0;                        // latent frames per block; 0 = the world's
   double action_guidance = -1;                 // classifier-free action guidance; < 0 = the world's
+  int action_guidance_steps = -1;              // guided leading denoise steps (0: all); < 0 = the world's
   std::string policy;                          // scripted policy; "" = the world's own
   std::string device = "cpu";                  // "cpu" or "cuda"
   std::string json_path;                       // also write the report as JSON here

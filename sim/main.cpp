@@ -280,6 +280,9 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--action-guidance", eval.action_guidance,
                        "Classifier-free action guidance w (1: none; default: the world's sampler.action_guidance)")
       ->check(CLI::Range(0.0, 20.0));
+  eval_cmd->add_option("--action-guidance-steps", eval.action_guidance_steps,
+                       "Guide only the first N denoise steps (0: all; default: the world's sampler.action_guidance_steps)")
+      ->check(CLI::Range(0, 50));
   eval_cmd->add_option("--block-frames", eval.block_frames, "Latent frames per block (0: the world's)")->capture_default_str();
   eval_cmd->add_option("--policy", eval.policy, "Scripted policy (default: the world's own)");
   eval_cmd->add_option("--device", eval.device, "cpu or cuda")->capture_default_str();

@@ -27,6 +27,7 @@ SamplerConfig sampler_for_steps(const WorldModelInfo& world, int steps) {
   WL_CHECK(steps >= 1 && steps <= 50, "denoise steps must be 1..50, got ", steps);
   SamplerConfig config;
   config.action_guidance = world.action_guidance;
+  config.action_guidance_steps = world.action_guidance_steps;
   if (world.sampler_schedule == "longsana" && steps == 4) return config;   // LongSANA's distilled schedule
   config.flow_shift = world.flow_shift;
   config.timesteps.clear();
@@ -88,7 +89,7 @@ LatentBlock Session::denoise_block(const std::vector<ActionTensor>& actions, con
   for (size_t i = 0; i < sampler.timesteps.size(); ++i) {
     double t = sampler.timesteps[i];
     at::Tensor v = guided_velocity(dit, {x, at::full({B}, t, options.dtype(at::kFloat)), model_actions, first},
-                                   model_->caption(), impl_->state, sampler.action_guidance);   // [B, C, T, h, w]
+                                   model_->caption(), impl_->state, sampler.guidance_at(i));   // [B, C, T, h, w]
     at::Tensor x0 = x - flow_sigma(t, sampler.flow_shift) * v;
     if (i + 1 == sampler.timesteps.size()) {
       clean = x0;

@@ -166,6 +166,7 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
       info.flow_shift = sm.value("flow_shift", info.flow_shift);
       info.denoise_steps = sm.value("steps", info.denoise_steps);
       info.action_guidance = sm.value("action_guidance", info.action_guidance);
+      info.action_guidance_steps = sm.value("action_guidance_steps", info.action_guidance_steps);
     }
   } catch (const nlohmann::json::exception& e) {
     WL_FAIL(files.config, ": wrong type in \"world\": ", e.what());
@@ -182,6 +183,9 @@ std::unique_ptr<WorldModel> WorldModel::load(const std::string& dir, const World
            info.denoise_steps);
   WL_CHECK(info.action_guidance >= 0 && info.action_guidance <= 20, files.config,
            ": sampler.action_guidance must be in [0, 20], got ", info.action_guidance);
+  WL_CHECK(info.action_guidance_steps >= 0 && info.action_guidance_steps <= info.denoise_steps, files.config,
+           ": sampler.action_guidance_steps must be in 0..steps (", info.denoise_steps, "; 0: all), got ",
+           info.action_guidance_steps);
   StatePolicy::parse(info.state_policy);   // throws naming the accepted forms
   if (info.world != kNoActionsWorld) m->spec_ = action_spec_for(info.world);   // a wrong name fails before the weights load
 

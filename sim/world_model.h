@@ -11,10 +11,11 @@
 //                      {"name": "voxel", "latent_h": 8, "latent_w": 8, "fps": 20, "block_frames": 3,
 //                       "state_policy": "global", "decoder": "taehv.safetensors",
 //                       "sampler": {"schedule": "uniform", "flow_shift": 3.0, "steps": 4,
-//                                   "action_guidance": 1.0},
+//                                   "action_guidance": 1.0, "action_guidance_steps": 0},
 //                       "random_weights": false}
 //                      "action_guidance" (optional, default 1 = none): classifier-free guidance on
-//                      the action condition (model/sampler.h), for worlds trained with --action-dropout.
+//                      the action condition (model/sampler.h); "action_guidance_steps" (optional,
+//                      default 0 = all): guide only the first N denoise steps.
 //                      "name": "none" is a model without action conditioning (SANA-Video itself: no
 //                      action embedder), the default when the DiT has none; "random_weights": true
 //                      labels every line and the window "RANDOM WEIGHTS" (test worlds).
@@ -57,6 +58,7 @@ struct WorldModelInfo {
   double flow_shift = 7.0;
   int denoise_steps = 4;              // default sampler steps per block
   double action_guidance = 1.0;       // "sampler": {"action_guidance"}: see SamplerConfig (1: none)
+  int action_guidance_steps = 0;      // "sampler": {"action_guidance_steps"}: guided leading steps (0: all)
   std::string label;                  // one line for logs and the overlay ("random weights (tiny) ...")
   bool random_weights = false;        // random_tiny() and "random_weights" worlds: nothing it shows was learnt
   // Video frames per latent frame: 4 for Wan2.1 and TAEHV (whose first latent gives 1 frame), 1 for

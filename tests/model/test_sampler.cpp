@@ -111,5 +111,41 @@ TEST(Sampler, ActionGuidanceExtrapolatesFromTheNoActionPass) {
   EXPECT_THROW(velocity(left, 21.0), Error);
 }
 
+// Guidance runs its conditional and no-action rows as one pass of twice the batch, each half reading
+// the same state rows: it matches two separate passes over a state with blocks committed, and a look
+// of k times the state's batch reads row i % batch; only a commit needs the state's own batch.
+TEST(Sampler, GuidanceInOnePassMatchesTwoPassesOverAState) {
+  DiTConfig config = dit_preset("tiny");
+  config.action_dims = 3;
+  LinearDiT model = LinearDiT::random(config, 7, DiTOptions{});
+  {
+    at::NoGradGuard no_grad;
+    for (auto& [name, t] : model.weights())
+      if (name.rfind("action_embedder.mlp.2.", 0) == 0) t.normal_(0, 0.5);
+  }
+  CaptionContext caption = model.encode_caption(at::randn({2, 4, config.caption_channels}), at::ones({2, 4}));
+  WorldState state = model.new_state(2, 4, 4, StatePolicy{});
+  for (int64_t first : {0, 2})   // two committed blocks, rows with different histories
+    model.forward({at::randn({2, config.in_channels, 2, 4, 4}), at::zeros({2}), at::randn({2, 2, 3}), first}, caption,
+                  state, /*commit=*/true);
+  at::Tensor x = at::randn({2, config.in_channels, 2, 4, 4}), t = at::full({2}, 700.f), actions = at::randn({2, 2, 3});
+  DiTStep step{x, t, actions, 4, {}};
+  at::Tensor v = model.forward(step, caption, state, false);
+  DiTStep none = step;
+  none.action_keep = at::zeros({2});
+  at::Tensor v0 = model.forward(none, caption, state, false);
+  EXPECT_TRUE(at::allclose(guided_velocity(model, step, caption, state, 2.5), v0 + 2.5 * (v - v0), 1e-4, 1e-4));
+
+  DiTStep doubled{at::cat({x, x}), at::cat({t, t}), at::cat({actions, actions}), 4, {}};
+  at::Tensor v4 = model.forward(doubled, caption, state, false);   // rows 2, 3 read state rows 0, 1
+  EXPECT_TRUE(at::allclose(v4.narrow(0, 0, 2), v, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(v4.narrow(0, 2, 2), v, 1e-5, 1e-5));
+  EXPECT_FALSE(at::allclose(v[0], v[1], 1e-3, 1e-3));   // the rows' histories differ
+  EXPECT_EQ(state.next_frame(), 4);   // looks commit nothing
+  EXPECT_THROW(model.forward(doubled, caption, state, /*commit=*/true), Error);
+  DiTStep three{at::randn({3, config.in_channels, 2, 4, 4}), at::full({3}, 700.f), at::randn({3, 2, 3}), 4, {}};
+  EXPECT_THROW(model.forward(three, caption, state, false), Error);
+}
+
 }  // namespace
 }  // namespace wl

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -177,6 +178,65 @@ TEST(EvalSeed, SeedThenGenerateEqualsForwardChunkedWithCleanContext) {
   Session other(*model, StatePolicy{}, {noise_seed});
   other.seed(context, {random_actions(K, A, 99)}, T);
   EXPECT_GT((other.denoise_block({next_actions}, sampler).latents - block.latents).abs().max().item<double>(), 1e-3);
+}
+
+// sampler.action_guidance_steps: a session guides only its first N denoise steps (the hand-unrolled
+// loop below guides step 0 and leaves the rest plain); a world config asking for more steps than its
+// sampler has is refused, naming the key.
+TEST(EvalSeed, GuidanceOnTheFirstStepsOnly) {
+  TempDir dir("eval");
+  make_world_dir(dir.path / "w", "driving", 32, 2);
+  auto model = WorldModel::load((dir.path / "w").string());
+  const DiTConfig& c = model->dit().config();
+  {
+    at::NoGradGuard no_grad;   // give the actions a say (the action embedder's last layer)
+    for (auto& [name, t] : model->dit().weights())
+      if (name.rfind("action_embedder.mlp.2.", 0) == 0) t.normal_(0, 0.5);
+  }
+  const int T = 2, h = model->info().latent_h, w = model->info().latent_w;
+  ActionTensor actions = random_actions(T, c.action_dims, 3);
+  SamplerConfig sampler = sampler_for_steps(model->info(), 3);
+  sampler.action_guidance = 4.0;
+  sampler.action_guidance_steps = 1;
+  EXPECT_EQ(sampler.guidance_at(0), 4.0);
+  EXPECT_EQ(sampler.guidance_at(1), 1.0);
+  Session session(*model, StatePolicy{}, {21});
+  LatentBlock block = session.denoise_block({actions}, sampler);
+
+  WorldState state = model->dit().new_state(1, h, w, StatePolicy{});
+  at::Tensor a = at::from_blob(actions.values.data(), {1, T, c.action_dims}, at::kFloat).clone();
+  NoiseSource noise(21, 0);
+  auto options = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor x = noise.normal({1, c.in_channels, T, h, w}, options), clean;
+  for (size_t i = 0; i < sampler.timesteps.size(); ++i) {
+    const double t = sampler.timesteps[i];
+    at::Tensor v = guided_velocity(model->dit(), {x, at::full({1}, t), a, 0}, model->caption(), state, i == 0 ? 4.0 : 1.0);
+    at::Tensor x0 = x - flow_sigma(t, sampler.flow_shift) * v;
+    if (i + 1 == sampler.timesteps.size()) {
+      clean = x0;
+      break;
+    }
+    const double next = flow_sigma(sampler.timesteps[i + 1], sampler.flow_shift);
+    x = (1 - next) * x0 + next * noise.normal({1, c.in_channels, T, h, w}, options);
+  }
+  EXPECT_TRUE(at::allclose(block.latents, clean, 1e-4, 1e-4));
+  sampler.action_guidance_steps = 0;   // every step guided: another block
+  EXPECT_GT((Session(*model, StatePolicy{}, {21}).denoise_block({actions}, sampler).latents - block.latents)
+                .abs().max().item<double>(), 1e-3);
+
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir.path / "w" / "config.json"));
+  j["world"]["sampler"] = {{"steps", 4}, {"action_guidance", 3.0}, {"action_guidance_steps", 5}};
+  std::ofstream(dir.path / "w" / "config.json") << j.dump(2);
+  try {
+    WorldModel::load((dir.path / "w").string());
+    FAIL() << "action_guidance_steps 5 of 4 steps should be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sampler.action_guidance_steps must be in 0..steps (4"), std::string::npos)
+        << e.what();
+  }
+  j["world"]["sampler"]["action_guidance_steps"] = 1;
+  std::ofstream(dir.path / "w" / "config.json") << j.dump(2);
+  EXPECT_EQ(WorldModel::load((dir.path / "w").string())->info().action_guidance_steps, 1);
 }
 
 TEST(EvalSeed, RefusesMismatchedShapes) {
