@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -135,6 +136,21 @@ ActionTensor random_actions(int frames, int dims, uint64_t seed) {
   return ActionTensor{frames, dims, std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel())};
 }
 
+// The sampler unrolled by hand, as Session::denoise_block runs it: velocity(x, step, t) per step,
+// fresh noise between steps. Returns the clean block.
+at::Tensor unrolled_sampler(const SamplerConfig& sampler, NoiseSource& noise, const std::vector<int64_t>& shape,
+                            const std::function<at::Tensor(const at::Tensor&, size_t, double)>& velocity) {
+  auto options = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor x = noise.normal(shape, options);
+  for (size_t i = 0;; ++i) {
+    const double t = sampler.timesteps[i];
+    at::Tensor x0 = x - flow_sigma(t, sampler.flow_shift) * velocity(x, i, t);
+    if (i + 1 == sampler.timesteps.size()) return x0;
+    const double next = flow_sigma(sampler.timesteps[i + 1], sampler.flow_shift);
+    x = (1 - next) * x0 + next * noise.normal(shape, options);
+  }
+}
+
 TEST(EvalSeed, SeedThenGenerateEqualsForwardChunkedWithCleanContext) {
   auto model = WorldModel::random_tiny("driving", 3);
   const DiTConfig& c = model->dit().config();
@@ -156,22 +172,12 @@ TEST(EvalSeed, SeedThenGenerateEqualsForwardChunkedWithCleanContext) {
   all.insert(all.end(), next_actions.values.begin(), next_actions.values.end());
   at::Tensor actions = at::from_blob(all.data(), {1, K + T, A}, at::kFloat).clone();   // [1, K + T, A]
   NoiseSource noise(noise_seed, 0);
-  auto options = at::TensorOptions().dtype(at::kFloat);
-  at::Tensor x = noise.normal({1, c.in_channels, T, h, w}, options), clean;
-  for (size_t i = 0; i < sampler.timesteps.size(); ++i) {
-    const double t = sampler.timesteps[i];
+  at::Tensor clean = unrolled_sampler(sampler, noise, {1, c.in_channels, T, h, w}, [&](const at::Tensor& x, size_t, double t) {
     at::Tensor timestep = at::cat({at::zeros({1, K}), at::full({1, T}, t)}, 1);   // [1, K + T]
-    at::Tensor v = model->dit()
-                       .forward_chunked({at::cat({context, x}, 2), timestep, actions, 0}, model->caption(), {T, T, T})
-                       .narrow(2, K, T);   // [1, C, T, h, w]
-    at::Tensor x0 = x - flow_sigma(t, sampler.flow_shift) * v;
-    if (i + 1 == sampler.timesteps.size()) {
-      clean = x0;
-      break;
-    }
-    const double next = flow_sigma(sampler.timesteps[i + 1], sampler.flow_shift);
-    x = (1 - next) * x0 + next * noise.normal({1, c.in_channels, T, h, w}, options);
-  }
+    return model->dit()
+        .forward_chunked({at::cat({context, x}, 2), timestep, actions, 0}, model->caption(), {T, T, T})
+        .narrow(2, K, T);   // [1, C, T, h, w]
+  });
   const double err = (block.latents - clean).abs().max().item<double>(), scale = clean.abs().max().item<double>();
   EXPECT_LT(err, 1e-4 * std::max(1.0, scale)) << "max |seeded - chunked| = " << err;
   // And the actions matter: the same seed with other context actions gives another block.
@@ -206,19 +212,9 @@ TEST(EvalSeed, GuidanceOnTheFirstStepsOnly) {
   WorldState state = model->dit().new_state(1, h, w, StatePolicy{});
   at::Tensor a = at::from_blob(actions.values.data(), {1, T, c.action_dims}, at::kFloat).clone();
   NoiseSource noise(21, 0);
-  auto options = at::TensorOptions().dtype(at::kFloat);
-  at::Tensor x = noise.normal({1, c.in_channels, T, h, w}, options), clean;
-  for (size_t i = 0; i < sampler.timesteps.size(); ++i) {
-    const double t = sampler.timesteps[i];
-    at::Tensor v = guided_velocity(model->dit(), {x, at::full({1}, t), a, 0}, model->caption(), state, i == 0 ? 4.0 : 1.0);
-    at::Tensor x0 = x - flow_sigma(t, sampler.flow_shift) * v;
-    if (i + 1 == sampler.timesteps.size()) {
-      clean = x0;
-      break;
-    }
-    const double next = flow_sigma(sampler.timesteps[i + 1], sampler.flow_shift);
-    x = (1 - next) * x0 + next * noise.normal({1, c.in_channels, T, h, w}, options);
-  }
+  at::Tensor clean = unrolled_sampler(sampler, noise, {1, c.in_channels, T, h, w}, [&](const at::Tensor& x, size_t i, double t) {
+    return guided_velocity(model->dit(), {x, at::full({1}, t), a, 0}, model->caption(), state, i == 0 ? 4.0 : 1.0);
+  });
   EXPECT_TRUE(at::allclose(block.latents, clean, 1e-4, 1e-4));
   sampler.action_guidance_steps = 0;   // every step guided: another block
   EXPECT_GT((Session(*model, StatePolicy{}, {21}).denoise_block({actions}, sampler).latents - block.latents)
