@@ -436,15 +436,18 @@ std::string range_text(const std::array<double, 3>& lo, const std::array<double,
              fixed(lo[2], 3), "..", fixed(hi[2], 3));
 }
 
+// "action guidance 6 on the first step, " (empty without guidance).
+std::string guidance_text(const EvalOptions& o) {
+  if (o.action_guidance == 1.0) return "";
+  const int n = o.action_guidance_steps;
+  const std::string steps = n == 1 ? " on the first step" : n > 1 ? str(" on the first ", n, " steps") : "";
+  return str("action guidance ", o.action_guidance, steps, ", ");
+}
+
 std::string setup_line(const EvalReport& r, const EvalOptions& o) {
   return str(r.world, " world ", r.label, " (hash ", r.model_hash, "); seeds ", r.seeds.front(), "..", r.seeds.back(),
              ", ", o.context_frames, " context frames, block ", r.block_frames, ", ", o.denoise_steps, " denoise steps, ",
-             o.action_guidance != 1.0 ? str("action guidance ", o.action_guidance,
-                                            o.action_guidance_steps == 1   ? std::string(" on the first step")
-                                            : o.action_guidance_steps > 1 ? str(" on the first ", o.action_guidance_steps, " steps")
-                                                                          : std::string(),
-                                            ", ")
-                                       : std::string(),
+             guidance_text(o),
              o.policy.empty() ? "the world's" : o.policy, " policy, ", o.device, "; worldloop ", kVersion, " commit ",
              kGitCommit, " (", kBuildFlavour, ")");
 }
@@ -515,7 +518,8 @@ std::string eval_json(const EvalReport& r) {
   j["options"] = {{"model", o.model}, {"horizons", o.horizons}, {"context_frames", o.context_frames},
                   {"response_frames", o.response_frames}, {"stability_frames", o.stability_frames},
                   {"motion_window", o.motion_window}, {"colour_margin", o.colour_margin},
-                  {"denoise_steps", o.denoise_steps}, {"action_guidance", o.action_guidance}, {"action_guidance_steps", o.action_guidance_steps}, {"policy", o.policy}, {"device", o.device},
+                  {"denoise_steps", o.denoise_steps}, {"action_guidance", o.action_guidance},
+                  {"action_guidance_steps", o.action_guidance_steps}, {"policy", o.policy}, {"device", o.device},
                   {"ssim", "per-channel mean, 11x11 Gaussian window sigma 1.5, valid region"}, {"psnr", "RGB in [0, 1]"}};
   j["fidelity"] = nlohmann::json::array();
   for (const auto& h : r.horizons)
