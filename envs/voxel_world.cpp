@@ -264,12 +264,15 @@ void VoxelWorld::render() {
     column_rays_[px] = fwd + right * u;
   }
   uint8_t* out = frame_.rgb.data();
+  surface_ids_.resize(static_cast<size_t>(W) * H);
+  int32_t* id = surface_ids_.data();
   for (int py = 0; py < H; ++py) {
     const float v = (1.f - 2.f * (py + 0.5f) / H) * tan_h;
     const Vec3 up_v = up * v;
-    for (int px = 0; px < W; ++px, out += 3) {
+    for (int px = 0; px < W; ++px, out += 3, ++id) {
       const Vec3 d = normalize(column_rays_[px] + up_v);
       RayHit h = raycast(grid_, eye, d, view, !under_water);
+      *id = h.hit ? ((h.y * kWorldSize + h.z) * kWorldSize + h.x) * 6 + h.face : -1;
       Vec3 c;
       if (!h.hit) {
         c = sky(d);
@@ -315,6 +318,7 @@ void VoxelWorld::draw_hud() {
       for (int x = x0 + s * slot; x <= x0 + (s + 1) * slot; ++x) {
         bool border = y == y0 || y == y0 + slot || x == x0 + s * slot || x == x0 + (s + 1) * slot;
         uint8_t* p = pixel(x, y);
+        surface_ids_[static_cast<size_t>(y) * W + x] = -1;
         Vec3 c = border ? (selected ? Vec3{255, 255, 255} : Vec3{40, 40, 40}) : fill;
         p[0] = to_byte(c.x), p[1] = to_byte(c.y), p[2] = to_byte(c.z);
       }

@@ -38,6 +38,9 @@ class VoxelWorld : public World {
   const Frame& step(std::span<const float> action) override;
   const Frame& frame() const override { return frame_; }
   std::unique_ptr<World> clone() const override { return std::make_unique<VoxelWorld>(*this); }
+  // A block face per pixel: ((y * kWorldSize + z) * kWorldSize + x) * 6 + face of the block the
+  // pixel's ray hit first (water: its surface), -1 for the sky and the hotbar.
+  std::span<const int32_t> surface_ids() const override { return surface_ids_; }
 
   // For tests and tools: the state behind the pixels.
   const VoxelPlayer& player() const { return player_; }
@@ -63,6 +66,7 @@ class VoxelWorld : public World {
   int use_cooldown_ = 0;                 // ticks until holding use places again
   Frame frame_;
   std::vector<Vec3> column_rays_;        // render() scratch: the column part of each pixel's ray [W]
+  std::vector<int32_t> surface_ids_;     // per pixel of frame_, see surface_ids() [H * W]
 };
 
 }  // namespace wl

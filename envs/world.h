@@ -40,6 +40,10 @@ class World {
   // An independent copy in the same state: stepping either leaves the other as it was (training
   // plays one state on with two different actions).
   virtual std::unique_ptr<World> clone() const = 0;
+  // Which surface each pixel of the latest frame shows ([H * W], row-major; -1: sky, the overlay or
+  // nothing, which the camera's pose alone determines), for worlds that can tell; empty otherwise.
+  // eval splits its fidelity by it into content the context frames showed and content they did not.
+  virtual std::span<const int32_t> surface_ids() const { return {}; }
 };
 
 // "voxel", "driving" or "robot"; wl::Error naming the known worlds otherwise, or for a bad config.

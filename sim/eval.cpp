@@ -18,8 +18,10 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
+#include <unordered_set>
 
 #include "envs/policies.h"
+#include "envs/vpt_actions.h"
 #include "envs/world.h"
 #include "kernels/core/error.h"
 #include "model/device.h"
@@ -93,6 +95,7 @@ struct Episode {
   std::unique_ptr<Policy> policy;
   std::vector<std::vector<float>> context_actions;
   std::vector<at::Tensor> context_frames;   // K x [3, H, W]
+  std::unordered_set<int32_t> seen;          // the surfaces the context frames showed (World::surface_ids)
 
   std::vector<float> step() {   // the policy's next action, applied; the frame is world->frame()
     std::vector<float> a = clamp_action(world->action_spec(), policy->next(*world));
@@ -111,8 +114,21 @@ Episode start_episode(const Setup& s, uint64_t seed) {
   for (int j = 0; j < s.o->context_frames; ++j) {
     e.context_actions.push_back(e.step());
     e.context_frames.push_back(frame01(e.world->frame()));
+    for (int32_t id : e.world->surface_ids()) e.seen.insert(id);
   }
   return e;
+}
+
+// [H, W] bool: the pixels of the world's latest frame that show a surface the context never showed;
+// undefined when the world cannot tell.
+at::Tensor new_content(const Episode& e) {
+  const std::span<const int32_t> ids = e.world->surface_ids();
+  if (ids.empty()) return {};
+  const Frame& f = e.world->frame();
+  at::Tensor mask = at::zeros({f.height, f.width}, at::kBool);
+  bool* m = mask.data_ptr<bool>();
+  for (size_t i = 0; i < ids.size(); ++i) m[i] = ids[i] >= 0 && !e.seen.count(ids[i]);
+  return mask;
 }
 
 ActionTensor action_rows(const std::vector<std::vector<float>>& rows) {
@@ -193,12 +209,14 @@ std::vector<HorizonScore> measure_fidelity(const Setup& s, const std::vector<uin
   for (const auto& e : episodes) rows.push_back(&e);
   // The simulator first: every row's actions, and its frames at the horizons.
   std::vector<std::vector<std::vector<float>>> actions(B);
-  std::vector<std::vector<at::Tensor>> sim(B), model(B);   // [row][horizon index] -> [3, H, W]
+  std::vector<std::vector<at::Tensor>> sim(B), model(B), fresh(B);   // [row][horizon index] -> [3, H, W], fresh [H, W]
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < n; ++j) {
       actions[b].push_back(episodes[b].step());
-      if (std::find(o.horizons.begin(), o.horizons.end(), j + 1) != o.horizons.end())
+      if (std::find(o.horizons.begin(), o.horizons.end(), j + 1) != o.horizons.end()) {
         sim[b].push_back(frame01(episodes[b].world->frame()));
+        fresh[b].push_back(new_content(episodes[b]));
+      }
     }
   Session session = seeded_session(s, rows, seeds);
   rollout(s, session, n, [&](int64_t b, int64_t j) { return actions[b][j]; },
@@ -214,40 +232,74 @@ std::vector<HorizonScore> measure_fidelity(const Setup& s, const std::vector<uin
   auto decoder = s.model->make_decoder();
   at::Tensor recon = decoder->decode(s.model->encode(clip)).to(at::kCPU, at::kFloat) * (s.range.scale / 255.0) +
                      s.range.offset / 255.0;                                  // [B, 3, nh, H, W]
+  auto pooled_psnr = [](double squared_error, double values) {
+    return values == 0 ? NAN : squared_error == 0 ? INFINITY : 10.0 * std::log10(values / squared_error);
+  };
   std::vector<HorizonScore> scores;
   for (size_t h = 0; h < o.horizons.size(); ++h) {
     HorizonScore score;
     score.horizon = o.horizons[h];
+    double fresh_pixels = 0, pixels = 0;
+    std::array<double, 2> model_se{}, ae_se{}, values{};   // [shown, new]: summed squared error, values
     for (int64_t b = 0; b < B; ++b) {
       at::Tensor truth = sim[b][h], ae = recon[b].select(1, static_cast<int64_t>(h)).clamp(0, 1);
-      score.model_psnr += psnr(model[b][h].clamp(0, 1), truth) / B;
-      score.model_ssim += ssim(model[b][h].clamp(0, 1), truth) / B;
+      at::Tensor m = model[b][h].clamp(0, 1);
+      score.model_psnr += psnr(m, truth) / B;
+      score.model_ssim += ssim(m, truth) / B;
       score.ae_psnr += psnr(ae, truth) / B;
       score.ae_ssim += ssim(ae, truth) / B;
+      score.hold_psnr += psnr(episodes[b].context_frames.back(), truth) / B;
+      const at::Tensor& is_new = fresh[b][h];
+      if (!is_new.defined()) continue;
+      at::Tensor part[2] = {is_new.logical_not().to(at::kDouble), is_new.to(at::kDouble)};   // [H, W]
+      at::Tensor model_err = (m - truth).to(at::kDouble).pow(2).sum(0), ae_err = (ae - truth).to(at::kDouble).pow(2).sum(0);
+      for (int k = 0; k < 2; ++k) {
+        model_se[k] += (model_err * part[k]).sum().item<double>();
+        ae_se[k] += (ae_err * part[k]).sum().item<double>();
+        values[k] += 3 * part[k].sum().item<double>();
+      }
+      fresh_pixels += part[1].sum().item<double>();
+      pixels += static_cast<double>(is_new.numel());
+    }
+    if (pixels > 0) {
+      score.new_share = fresh_pixels / pixels;
+      score.model_psnr_shown = pooled_psnr(model_se[0], values[0]);
+      score.model_psnr_new = pooled_psnr(model_se[1], values[1]);
+      score.ae_psnr_shown = pooled_psnr(ae_se[0], values[0]);
     }
     scores.push_back(score);
   }
   return scores;
 }
 
-// The opposing actions of each world's test: one dimension set to A or to B, the rest as the
-// policy's last context action.
+// The opposing actions of a world's test: one dimension set to A or to B, the rest as the policy's
+// last context action.
 struct ResponseTest {
   std::string dim, what;
   float a = 0, b = 0;
 };
 
-ResponseTest response_test(const std::string& world) {
-  if (world == "voxel") return {"camera_yaw", "turn left vs right", 0.f, 10.f};
-  if (world == "driving") return {"steer", "steer left vs right", -1.f, 1.f};
-  return {"dy", "arm left vs right", 1.f, -1.f};   // robot: +dy moves the gripper left
+std::string fixed(double v, int digits);
+
+// The first test of each world is the one its card's bar reads. Voxel's turns at VPT bins 2 and 8
+// (3.2 degrees a frame: 26 degrees in 8 frames, so both futures keep most of the context's view);
+// its second, at the outermost bins 0 and 10 (10 degrees a frame), turns 80 degrees in 8 frames,
+// past the 70-degree view, so the last frames of both futures show only terrain no context frame
+// showed, which no model can know: it is reported, not the bar.
+std::vector<ResponseTest> response_tests(const std::string& world) {
+  auto yaw = [](int left, int right) {
+    return ResponseTest{"camera_yaw", str("turn left vs right, ", fixed(vpt_camera_degrees(right), 1), " degrees a frame"),
+                        static_cast<float>(left), static_cast<float>(right)};
+  };
+  if (world == "voxel") return {yaw(2, 8), yaw(0, 10)};
+  if (world == "driving") return {{"steer", "steer left vs right", -1.f, 1.f}};
+  return {{"dy", "arm left vs right", 1.f, -1.f}};   // robot: +dy moves the gripper left
 }
 
 double distance(const at::Tensor& x, const at::Tensor& y) { return (x - y).pow(2).mean().item<double>(); }
 
-ResponseScore measure_response(const Setup& s, const std::vector<uint64_t>& seeds) {
+ResponseScore measure_response(const Setup& s, const std::vector<uint64_t>& seeds, const ResponseTest& test) {
   const EvalOptions& o = *s.o;
-  const ResponseTest test = response_test(s.world);
   const int dim = s.model->action_spec().index(test.dim);
   WL_CHECK(dim >= 0, "eval: the ", s.world, " action spec has no '", test.dim, "' dimension");
   ResponseScore score;
@@ -396,6 +448,7 @@ StabilityScore measure_stability(const Setup& s, uint64_t seed, EvalSpeed& speed
 void check_options(EvalOptions& o) {
   WL_CHECK(!o.model.empty(), "eval: pass --world NAME or --model DIR");
   WL_CHECK(o.seeds >= 1 && o.seeds <= 64, "eval: --seeds must be 1..64, got ", o.seeds);
+  WL_CHECK(o.first_seed <= (uint64_t{1} << 48), "eval: --first-seed must be 0..2^48, got ", o.first_seed);
   WL_CHECK(!o.horizons.empty(), "eval: --horizons needs at least one horizon");
   for (int h : o.horizons) WL_CHECK(h >= 1 && h <= 100000, "eval: a horizon must be 1..100000 frames, got ", h);
   std::sort(o.horizons.begin(), o.horizons.end());
@@ -473,15 +526,30 @@ std::string stability_lines(const StabilityScore& st, const EvalOptions& o, cons
              stability_verdict(st), ")\n");
 }
 
+bool has_content_split(const EvalReport& r) {
+  return !r.horizons.empty() && r.horizons.front().new_share >= 0;
+}
+
 std::string eval_text(const EvalReport& r) {
   const EvalOptions& o = r.options;
   std::string t = str("eval: ", setup_line(r, o), "\n\nfidelity (mean over ", r.seeds.size(),
-                      " seeds)   model PSNR  model SSIM     AE PSNR     AE SSIM\n");
+                      " seeds)   model PSNR  model SSIM     AE PSNR     AE SSIM   held PSNR\n");
   for (const auto& h : r.horizons) {
     char line[160];
-    std::snprintf(line, sizeof line, "  horizon %-5d frames  %11s %11s %11s %11s\n", h.horizon, fixed(h.model_psnr, 2).c_str(),
-                  fixed(h.model_ssim, 4).c_str(), fixed(h.ae_psnr, 2).c_str(), fixed(h.ae_ssim, 4).c_str());
+    std::snprintf(line, sizeof line, "  horizon %-5d frames  %11s %11s %11s %11s %11s\n", h.horizon,
+                  fixed(h.model_psnr, 2).c_str(), fixed(h.model_ssim, 4).c_str(), fixed(h.ae_psnr, 2).c_str(),
+                  fixed(h.ae_ssim, 4).c_str(), fixed(h.hold_psnr, 2).c_str());
     t += line;
+  }
+  if (has_content_split(r)) {
+    t += "\nfidelity by content     new pixels  model PSNR: shown     new   AE PSNR: shown\n";
+    for (const auto& h : r.horizons) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  horizon %-5d frames  %9s%%  %17s %7s %16s\n", h.horizon,
+                    fixed(100 * h.new_share, 1).c_str(), fixed(h.model_psnr_shown, 2).c_str(),
+                    fixed(h.model_psnr_new, 2).c_str(), fixed(h.ae_psnr_shown, 2).c_str());
+      t += line;
+    }
   }
   t += "\naction response\n";
   for (const auto& a : r.response)
@@ -522,9 +590,14 @@ std::string eval_json(const EvalReport& r) {
                   {"action_guidance_steps", o.action_guidance_steps}, {"policy", o.policy}, {"device", o.device},
                   {"ssim", "per-channel mean, 11x11 Gaussian window sigma 1.5, valid region"}, {"psnr", "RGB in [0, 1]"}};
   j["fidelity"] = nlohmann::json::array();
-  for (const auto& h : r.horizons)
-    j["fidelity"].push_back({{"horizon", h.horizon}, {"model_psnr", number(h.model_psnr)}, {"model_ssim", number(h.model_ssim)},
-                             {"ae_psnr", number(h.ae_psnr)}, {"ae_ssim", number(h.ae_ssim)}});
+  for (const auto& h : r.horizons) {
+    nlohmann::json row = {{"horizon", h.horizon}, {"model_psnr", number(h.model_psnr)}, {"model_ssim", number(h.model_ssim)},
+                          {"ae_psnr", number(h.ae_psnr)}, {"ae_ssim", number(h.ae_ssim)}, {"hold_psnr", number(h.hold_psnr)}};
+    if (h.new_share >= 0)
+      row["content"] = {{"new_share", h.new_share}, {"model_psnr_shown", number(h.model_psnr_shown)},
+                        {"model_psnr_new", number(h.model_psnr_new)}, {"ae_psnr_shown", number(h.ae_psnr_shown)}};
+    j["fidelity"].push_back(row);
+  }
   j["response"] = nlohmann::json::array();
   for (const auto& a : r.response)
     j["response"].push_back({{"test", a.test}, {"trials", a.trials}, {"correct", a.correct}, {"undecided", a.undecided},
@@ -546,13 +619,23 @@ std::string eval_json(const EvalReport& r) {
 std::string eval_markdown(const EvalReport& r) {
   const EvalOptions& o = r.options;
   std::string m = str("### Evaluation\n\n`worldloop eval`: ", setup_line(r, o), ".\n\n",
-                      "| horizon (frames) | model PSNR | model SSIM | AE PSNR (ceiling) | AE SSIM (ceiling) |\n",
-                      "|---|---|---|---|---|\n");
+                      "| horizon (frames) | model PSNR | model SSIM | AE PSNR (ceiling) | AE SSIM (ceiling) | "
+                      "last context frame held, PSNR |\n",
+                      "|---|---|---|---|---|---|\n");
   for (const auto& h : r.horizons)
     m += str("| ", h.horizon, " | ", fixed(h.model_psnr, 2), " | ", fixed(h.model_ssim, 4), " | ", fixed(h.ae_psnr, 2), " | ",
-             fixed(h.ae_ssim, 4), " |\n");
+             fixed(h.ae_ssim, 4), " | ", fixed(h.hold_psnr, 2), " |\n");
   m += str("\nPSNR on RGB in [0, 1]; SSIM per channel (11x11 Gaussian window, sigma 1.5), averaged; mean over ",
-           r.seeds.size(), " seeds.\n\n| action test | correct | model A/B difference / simulator's | points the simulator's way (mean cosine) |\n|---|---|---|---|\n");
+           r.seeds.size(), " seeds. The held frame: the last simulator frame before the horizon's count starts.\n");
+  if (has_content_split(r)) {
+    m += "\nBy content: a pixel is new when the surface it shows (a block face) was in none of the context frames; "
+         "the sky and the hotbar count as shown (the camera's pose sets them). Squared error pooled over the seeds.\n\n"
+         "| horizon (frames) | new pixels | model PSNR, shown | model PSNR, new | AE PSNR, shown |\n|---|---|---|---|---|\n";
+    for (const auto& h : r.horizons)
+      m += str("| ", h.horizon, " | ", fixed(100 * h.new_share, 1), "% | ", fixed(h.model_psnr_shown, 2), " | ",
+               fixed(h.model_psnr_new, 2), " | ", fixed(h.ae_psnr_shown, 2), " |\n");
+  }
+  m += str("\n| action test | correct | model A/B difference / simulator's | points the simulator's way (mean cosine) |\n|---|---|---|---|\n");
   for (const auto& a : r.response)
     m += str("| ", a.test, " | ", a.correct, " of ", a.trials, " (", fixed(a.percent(), 1), "%), ", a.undecided,
              " undecided | ", fixed(a.separation, 2), " | ", a.aligned, " of ", a.trials, " (", fixed(a.alignment, 2), ") |\n");
@@ -621,14 +704,14 @@ EvalReport run_eval(const EvalOptions& options, std::ostream& out) {
   r.label = model->info().label;
   r.model_hash = model->hash_hex();
   r.block_frames = s.block;
-  for (int i = 0; i < o.seeds; ++i) r.seeds.push_back(kEvalSeedBase + static_cast<uint64_t>(i));
+  for (int i = 0; i < o.seeds; ++i) r.seeds.push_back(o.first_seed + static_cast<uint64_t>(i));
   auto note = [&](const std::string& what) {
     if (o.progress) out << "eval: " << what << std::endl;
   };
   note(str("fidelity, ", o.seeds, " seeds x ", o.horizons.back(), " frames"));
   r.horizons = measure_fidelity(s, r.seeds);
   note("action response");
-  r.response.push_back(measure_response(s, r.seeds));
+  for (const ResponseTest& test : response_tests(s.world)) r.response.push_back(measure_response(s, r.seeds, test));
   note(str("stability, ", o.stability_frames, " frames"));
   r.stability = measure_stability(s, r.seeds.front(), r.speed);
   out << eval_text(r);

@@ -2,8 +2,10 @@
 // from real simulator frames (WorldModel::encode + Session::seed), then the model and the simulator
 // get the same actions and their frames are compared:
 //   fidelity     PSNR / SSIM of model vs simulator frames at horizons 1, 8, 32, 128, next to the
-//                autoencoder's own reconstruction of the same frames (the ceiling)
-//   response     one opposing-action test per world (voxel yaw, driving steer, robot arm), % correct
+//                autoencoder's own reconstruction of the same frames (the ceiling) and the last
+//                context frame held still (the floor); voxel also splits it by content the context
+//                showed and content it did not
+//   response     opposing-action tests per world (voxel yaw, driving steer, robot arm), % correct
 //   stability    a long rollout: no NaN/Inf, colour inside the simulator's range, still moving
 //   speed        model frames/s on this machine (denoise + commit + decode per frame)
 // Frames are [3, H, W] float in [0, 1]. Same options -> identical numbers (speed aside).
@@ -20,9 +22,12 @@
 
 namespace wl {
 
+inline constexpr uint64_t kEvalSeedBase = 1000;   // the cards' first seed
+
 struct EvalOptions {
   std::string model;                           // world name (assets/worlds/<name>) or world directory
-  int seeds = 4;                               // episodes per test; episode i uses seed kEvalSeedBase + i
+  int seeds = 16;                              // episodes per test; episode i uses seed first_seed + i
+  uint64_t first_seed = kEvalSeedBase;         // another base scores seeds a setting was not chosen on
   std::vector<int> horizons = {1, 8, 32, 128}; // frames after the seeded context
   int context_frames = 6;                      // simulator frames encoded and seeded before each test
   int response_frames = 8;                     // frames each opposing action is held
@@ -40,16 +45,20 @@ struct EvalOptions {
   bool progress = true;                        // progress lines while running
 };
 
-inline constexpr uint64_t kEvalSeedBase = 1000;
-
 struct HorizonScore {
   int horizon = 0;                             // frames after the context (1 = the first generated)
   double model_psnr = 0, model_ssim = 0;       // model vs simulator, mean over seeds
   double ae_psnr = 0, ae_ssim = 0;             // encode -> decode of the simulator frame vs itself
+  double hold_psnr = 0;                        // the last context frame held still vs the simulator's
+  // Worlds that tell which surface each pixel shows (World::surface_ids; voxel): the share of
+  // pixels showing a surface no context frame showed (-1: the world cannot tell), and PSNR over the
+  // pixels the context did show and over the new ones (squared error pooled over the seeds).
+  double new_share = -1;
+  double model_psnr_shown = 0, model_psnr_new = 0, ae_psnr_shown = 0;
 };
 
 struct ResponseScore {
-  std::string test;                            // "camera_yaw 0 vs 10"
+  std::string test;                            // "camera_yaw 2 vs 8 (turn left vs right, held 8 frames)"
   int trials = 0;                              // seeds where the simulator's A and B frames differ
   int correct = 0;
   int undecided = 0;                           // seeds where they do not (the action did nothing)

@@ -268,7 +268,9 @@ int main(int argc, char** argv) {
                                                   "stability, speed");
   auto* eval_world_opt = eval_cmd->add_option("--world", eval_world, "Shipped world: voxel, driving or robot");
   eval_cmd->add_option("--model", eval.model, "A world directory (train's step_N folder)")->excludes(eval_world_opt);
-  eval_cmd->add_option("--seeds", eval.seeds, "Episodes per test (seeds 1000, 1001, ...)")->capture_default_str();
+  eval_cmd->add_option("--seeds", eval.seeds, "Episodes per test (seeds F, F + 1, ... from --first-seed)")->capture_default_str();
+  eval_cmd->add_option("--first-seed", eval.first_seed, "The first episode's seed (held-out seeds for a check)")
+      ->capture_default_str();
   eval_cmd->add_option("--horizons", eval.horizons, "Frames after the context to score")->delimiter(',')->capture_default_str();
   eval_cmd->add_option("--context-frames", eval.context_frames, "Simulator frames seeded before each test")->capture_default_str();
   eval_cmd->add_option("--response-frames", eval.response_frames, "Frames each opposing action is held")->capture_default_str();

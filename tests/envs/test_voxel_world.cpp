@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
+#include <span>
 
 #include "envs/voxel_world.h"
 #include "envs/vpt_actions.h"
@@ -100,6 +102,48 @@ TEST(VoxelWorld, PlayerNeverInsideBlocksOrBelowGround) {
       ASSERT_GE(p.position.y, ground[static_cast<size_t>(cx) * g.size_z + cz] - 1e-3f) << "seed " << seed << " step " << t;
     }
   }
+}
+
+// The share of `ids` showing a block face that `seen` lacks.
+double new_share(std::span<const int32_t> ids, const std::set<int32_t>& seen) {
+  size_t fresh = 0;
+  for (int32_t id : ids) fresh += id >= 0 && !seen.count(id);
+  return static_cast<double>(fresh) / static_cast<double>(ids.size());
+}
+
+// surface_ids names the block face under each pixel (eval splits fidelity by it): a face of a
+// block that is there, -1 for the sky and the hotbar, the same faces while nothing moves, and new
+// faces when the camera turns, more the further it turns.
+TEST(VoxelWorld, SurfaceIdsNameTheBlockFaceUnderEachPixel) {
+  VoxelWorld world({64, 64});
+  world.reset(3);
+  for (int t = 0; t < 20; ++t) world.step(action({}));   // settle
+  const auto ids = world.surface_ids();
+  ASSERT_EQ(ids.size(), 64u * 64u);
+  const VoxelGrid& g = world.grid();
+  int blocks = 0;
+  for (int32_t id : ids) {
+    ASSERT_GE(id, -1);
+    if (id < 0) continue;
+    const int cell = id / 6, x = cell % VoxelWorld::kWorldSize, z = cell / VoxelWorld::kWorldSize % VoxelWorld::kWorldSize,
+              y = cell / (VoxelWorld::kWorldSize * VoxelWorld::kWorldSize);
+    ASSERT_NE(g.at(x, y, z), Block::Air) << "id " << id;
+    ++blocks;
+  }
+  EXPECT_GT(blocks, 64 * 64 / 4);                        // the terrain fills much of the view
+  EXPECT_EQ(ids[62 * 64 + 32], -1);                      // the hotbar's bottom border (rows 58..62)
+  const std::set<int32_t> seen(ids.begin(), ids.end());
+  const std::vector<int32_t> before(ids.begin(), ids.end());
+  world.step(action({}));
+  EXPECT_EQ(std::vector<int32_t>(world.surface_ids().begin(), world.surface_ids().end()), before);
+
+  std::unique_ptr<World> slow = world.clone(), fast = world.clone();
+  for (int t = 0; t < 2; ++t) slow->step(action({}, kVptCameraNullBin, 8));   // 3.2 degrees a frame
+  for (int t = 0; t < 8; ++t) fast->step(action({}, kVptCameraNullBin, 10));  // 10 degrees: 80 in all
+  const double a = new_share(slow->surface_ids(), seen), b = new_share(fast->surface_ids(), seen);
+  EXPECT_GT(a, 0.0);
+  EXPECT_LT(a, 0.25);
+  EXPECT_GT(b, 0.5);   // the 70-degree view has turned past everything it showed
 }
 
 TEST(VoxelWorld, JumpRisesAboutOneBlockAndLands) {

@@ -281,6 +281,8 @@ TEST(Eval, RerunsToIdenticalNumbersAndWritesJsonAndCard) {
     EXPECT_TRUE(std::isfinite(h.model_psnr) && h.model_psnr > 0) << h.model_psnr;
     EXPECT_GT(h.ae_ssim, -1.0);
     EXPECT_LE(h.ae_ssim, 1.0);
+    EXPECT_TRUE(std::isfinite(h.hold_psnr) && h.hold_psnr > 0) << h.hold_psnr;
+    EXPECT_EQ(h.new_share, -1.0);   // the robot world does not name its surfaces
   }
   ASSERT_EQ(a.response.size(), 1u);
   EXPECT_EQ(a.response[0].trials + a.response[0].undecided, 2);
@@ -307,6 +309,39 @@ TEST(Eval, RerunsToIdenticalNumbersAndWritesJsonAndCard) {
   EXPECT_NE(card.find("points the simulator's way (mean cosine)"), std::string::npos);
   EXPECT_TRUE(ja["response"][0].contains("alignment") && ja["response"][0].contains("aligned"));
   EXPECT_NE(text.str().find("horizon 1 "), std::string::npos) << text.str();
+  EXPECT_TRUE(ja["fidelity"][0].contains("hold_psnr") && !ja["fidelity"][0].contains("content"));
+  EXPECT_EQ(card.find("By content"), std::string::npos);
+}
+
+// Voxel names the block face under each pixel, so its fidelity splits into what the context showed
+// and what it did not; with one seed the two parts' squared errors, weighed by their pixels, make
+// the whole frame's. Its two yaw tests (in view, and past it) both run; --first-seed moves the seeds.
+TEST(Eval, VoxelSplitsFidelityByWhatTheContextShowed) {
+  TempDir dir("eval");
+  make_world_dir(dir.path / "w", "voxel", 32, 2);
+  EvalOptions o = small_eval(dir.path / "w");
+  o.seeds = 1;
+  o.first_seed = 4321;
+  o.horizons = {1, 12};
+  o.card_path = dir.file("README.md");
+  std::ostringstream text;
+  EvalReport r = run_eval(o, text);
+  EXPECT_EQ(r.seeds, (std::vector<uint64_t>{4321}));
+  for (const auto& h : r.horizons) {
+    ASSERT_GE(h.new_share, 0.0);
+    ASSERT_LE(h.new_share, 1.0);
+    auto mse = [](double db) { return std::pow(10.0, -db / 10.0); };
+    const double parts = (1 - h.new_share) * mse(h.model_psnr_shown) + (h.new_share > 0 ? h.new_share * mse(h.model_psnr_new) : 0.0);
+    EXPECT_NEAR(parts, mse(h.model_psnr), 1e-6 * mse(h.model_psnr)) << "horizon " << h.horizon;
+    EXPECT_TRUE(std::isfinite(h.ae_psnr_shown)) << h.ae_psnr_shown;
+  }
+  ASSERT_EQ(r.response.size(), 2u);
+  EXPECT_NE(r.response[0].test.find("camera_yaw 2 vs 8"), std::string::npos) << r.response[0].test;
+  EXPECT_NE(r.response[1].test.find("camera_yaw 0 vs 10"), std::string::npos) << r.response[1].test;
+  EXPECT_NE(text.str().find("fidelity by content"), std::string::npos) << text.str();
+  EXPECT_NE(read_file(dir.file("README.md")).find("| model PSNR, shown |"), std::string::npos);
+  o.first_seed = (uint64_t{1} << 48) + 1;
+  EXPECT_THROW(run_eval(o, text), Error);
 }
 
 TEST(Eval, RefusesBadOptionsAndMissingWorlds) {
@@ -336,12 +371,13 @@ TEST(EvalCli, EvalAndBenchWorldsModelsRunFromTheCommandLine) {
   make_world_dir(dir.path / "w", "voxel", 32, 2);
   const std::string world = (dir.path / "w").string();
   std::string out, err;
-  ASSERT_EQ(run_worldloop("eval --model '" + world + "' --seeds 1 --horizons 1,3 --context-frames 2 --response-frames 2 "
+  ASSERT_EQ(run_worldloop("eval --model '" + world + "' --seeds 1 --first-seed 77 --horizons 1,3 --context-frames 2 --response-frames 2 "
                           "--stability-frames 8 --motion-window 4 --json '" + dir.file("e.json") + "'", dir, out, err), 0)
       << err;
   nlohmann::json j = nlohmann::json::parse(read_file(dir.file("e.json")));
   EXPECT_EQ(j["fidelity"].size(), 2u);
-  EXPECT_EQ(j["seeds"], nlohmann::json({kEvalSeedBase}));
+  EXPECT_EQ(j["seeds"], nlohmann::json({77}));
+  EXPECT_TRUE(j["fidelity"][0]["content"].contains("new_share"));
   EXPECT_NE(out.find("camera_yaw"), std::string::npos) << out;
   EXPECT_EQ(run_worldloop("eval --seeds 1", dir, out, err), 1);
   EXPECT_NE(err.find("pass --world NAME or --model DIR"), std::string::npos) << err;
