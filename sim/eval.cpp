@@ -199,6 +199,37 @@ void rollout(const Setup& s, Session& session, int64_t frames, const std::functi
 
 // [SECTION] the four measurements
 
+// One horizon's squared error of the model and of the autoencoder over the pixels the context
+// showed ([0]) and the new ones ([1]), pooled over the seeds (a seed may have no new pixels).
+struct ContentSplit {
+  std::array<double, 2> model_se{}, ae_se{}, values{};   // summed squared error; values summed over
+  double pixels = 0, fresh = 0;
+
+  // Frames [3, H, W], is_new [H, W] bool.
+  void add(const at::Tensor& model, const at::Tensor& ae, const at::Tensor& truth, const at::Tensor& is_new) {
+    at::Tensor part[2] = {is_new.logical_not().to(at::kDouble), is_new.to(at::kDouble)};   // [H, W]
+    at::Tensor model_err = (model - truth).to(at::kDouble).pow(2).sum(0), ae_err = (ae - truth).to(at::kDouble).pow(2).sum(0);
+    for (int k = 0; k < 2; ++k) {
+      model_se[k] += (model_err * part[k]).sum().item<double>();
+      ae_se[k] += (ae_err * part[k]).sum().item<double>();
+      values[k] += 3 * part[k].sum().item<double>();
+    }
+    fresh += part[1].sum().item<double>();
+    pixels += static_cast<double>(is_new.numel());
+  }
+
+  void write(HorizonScore& score) const {
+    if (pixels == 0) return;   // the world cannot tell: new_share stays -1
+    auto pooled_psnr = [](double squared_error, double n) {
+      return n == 0 ? NAN : squared_error == 0 ? INFINITY : 10.0 * std::log10(n / squared_error);
+    };
+    score.new_share = fresh / pixels;
+    score.model_psnr_shown = pooled_psnr(model_se[0], values[0]);
+    score.model_psnr_new = pooled_psnr(model_se[1], values[1]);
+    score.ae_psnr_shown = pooled_psnr(ae_se[0], values[0]);
+  }
+};
+
 std::vector<HorizonScore> measure_fidelity(const Setup& s, const std::vector<uint64_t>& seeds) {
   const EvalOptions& o = *s.o;
   const int64_t n = *std::max_element(o.horizons.begin(), o.horizons.end());
@@ -232,15 +263,11 @@ std::vector<HorizonScore> measure_fidelity(const Setup& s, const std::vector<uin
   auto decoder = s.model->make_decoder();
   at::Tensor recon = decoder->decode(s.model->encode(clip)).to(at::kCPU, at::kFloat) * (s.range.scale / 255.0) +
                      s.range.offset / 255.0;                                  // [B, 3, nh, H, W]
-  auto pooled_psnr = [](double squared_error, double values) {
-    return values == 0 ? NAN : squared_error == 0 ? INFINITY : 10.0 * std::log10(values / squared_error);
-  };
   std::vector<HorizonScore> scores;
   for (size_t h = 0; h < o.horizons.size(); ++h) {
     HorizonScore score;
     score.horizon = o.horizons[h];
-    double fresh_pixels = 0, pixels = 0;
-    std::array<double, 2> model_se{}, ae_se{}, values{};   // [shown, new]: summed squared error, values
+    ContentSplit split;
     for (int64_t b = 0; b < B; ++b) {
       at::Tensor truth = sim[b][h], ae = recon[b].select(1, static_cast<int64_t>(h)).clamp(0, 1);
       at::Tensor m = model[b][h].clamp(0, 1);
@@ -249,24 +276,9 @@ std::vector<HorizonScore> measure_fidelity(const Setup& s, const std::vector<uin
       score.ae_psnr += psnr(ae, truth) / B;
       score.ae_ssim += ssim(ae, truth) / B;
       score.hold_psnr += psnr(episodes[b].context_frames.back(), truth) / B;
-      const at::Tensor& is_new = fresh[b][h];
-      if (!is_new.defined()) continue;
-      at::Tensor part[2] = {is_new.logical_not().to(at::kDouble), is_new.to(at::kDouble)};   // [H, W]
-      at::Tensor model_err = (m - truth).to(at::kDouble).pow(2).sum(0), ae_err = (ae - truth).to(at::kDouble).pow(2).sum(0);
-      for (int k = 0; k < 2; ++k) {
-        model_se[k] += (model_err * part[k]).sum().item<double>();
-        ae_se[k] += (ae_err * part[k]).sum().item<double>();
-        values[k] += 3 * part[k].sum().item<double>();
-      }
-      fresh_pixels += part[1].sum().item<double>();
-      pixels += static_cast<double>(is_new.numel());
+      if (fresh[b][h].defined()) split.add(m, ae, truth, fresh[b][h]);
     }
-    if (pixels > 0) {
-      score.new_share = fresh_pixels / pixels;
-      score.model_psnr_shown = pooled_psnr(model_se[0], values[0]);
-      score.model_psnr_new = pooled_psnr(model_se[1], values[1]);
-      score.ae_psnr_shown = pooled_psnr(ae_se[0], values[0]);
-    }
+    split.write(score);
     scores.push_back(score);
   }
   return scores;
