@@ -62,12 +62,20 @@ at::Tensor sample_block(const SamplerConfig& config, at::IntArrayRef shape, cons
 at::Tensor guided_velocity(const LinearDiT& model, const DiTStep& step, const CaptionContext& caption, WorldState& state,
                            double action_guidance) {
   WL_CHECK(action_guidance >= 0 && action_guidance <= 20, "action guidance must be in [0, 20], got ", action_guidance);
-  at::Tensor v = model.forward(step, caption, state, /*commit=*/false);
-  if (action_guidance == 1.0 || model.config().action_dims == 0) return v;
-  DiTStep none = step;
-  none.action_keep = at::zeros({step.latents.size(0)}, step.latents.options().dtype(at::kFloat));
-  at::Tensor v0 = model.forward(none, caption, state, /*commit=*/false);
-  return v0 + action_guidance * (v - v0);
+  if (action_guidance == 1.0 || model.config().action_dims == 0) return model.forward(step, caption, state, /*commit=*/false);
+  // Rows 0..B-1 conditional, B..2B-1 the same with the action embedding dropped; both halves read
+  // state row i % B (LinearDiT::forward).
+  const int64_t B = step.latents.size(0);
+  at::Tensor keep = step.action_keep.defined() ? step.action_keep.to(at::kFloat)
+                                               : at::ones({B}, step.latents.options().dtype(at::kFloat));
+  DiTStep both = step;
+  both.latents = at::cat({step.latents, step.latents});
+  both.timestep = at::cat({step.timestep, step.timestep});
+  both.actions = at::cat({step.actions, step.actions});
+  both.action_keep = at::cat({keep, at::zeros_like(keep)});
+  at::Tensor v = model.forward(both, caption, state, /*commit=*/false);
+  at::Tensor conditional = v.narrow(0, 0, B), none = v.narrow(0, B, B);
+  return none + action_guidance * (conditional - none);
 }
 
 at::Tensor generate_block(const LinearDiT& model, const CaptionContext& caption, WorldState& state, const at::Tensor& actions,
